@@ -1,0 +1,9 @@
+"""The 3D mazes (84x84 frames, 300 views per scene): `--config=configs/mazes.py[:small|:tiny]`."""
+
+from gqn_jax import default_config
+
+
+def get_config(arg=None):
+  _, size = default_config.parse_arg(arg, ("mazes",))
+  config = default_config.paper_config("mazes", image_size=84, max_context=20)
+  return default_config.finish(config, size)

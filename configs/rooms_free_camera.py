@@ -1,0 +1,15 @@
+"""The free-camera rooms: `--config=configs/rooms_free_camera.py[:with_object_rotations][,small]`.
+
+The default variant, no_object_rotations, is 64x64; with_object_rotations is 128x128.
+"""
+
+from gqn_jax import default_config
+
+_IMAGE_SIZES = {"no_object_rotations": 64, "with_object_rotations": 128}
+
+
+def get_config(arg=None):
+  variant, size = default_config.parse_arg(arg, tuple(_IMAGE_SIZES))
+  config = default_config.paper_config(
+      f"rooms_free_camera_{variant}", image_size=_IMAGE_SIZES[variant], max_context=5)
+  return default_config.finish(config, size)

@@ -1,0 +1,209 @@
+"""Finding and reading DeepMind's GQN TFRecords in place (local paths or gs:// URLs).
+
+`list_shard_files` and `dataset_spec` are what every reader shares (the tf.data input pipeline,
+the TFDS builders); `read_scenes` is a plain, slow, exact reader for inspection and notebooks.
+Every problem with the data on disk raises an error that names the path (and the record) and
+says what to do about it. TensorFlow is only ever used here on the CPU: `import_tf` hides
+accelerators from it so that it never claims memory JAX needs.
+"""
+
+import concurrent.futures
+import json
+import logging
+
+import numpy as np
+
+from gqn_jax import records
+
+PROCEDURAL_SPEC_FILENAME = "gqn_jax_procedural.json"
+BUCKET = "gs://gqn-dataset"
+
+
+class DataError(ValueError):
+  """Data on disk that cannot be read as a GQN dataset (bad names, records or JPEGs)."""
+
+
+def import_tf():
+  """TensorFlow with GPUs and TPUs hidden from it (input work belongs on the host CPU)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  for device_type in ("GPU", "TPU"):
+    try:
+      tf.config.set_visible_devices([], device_type)
+    except (RuntimeError, ValueError):
+      # RuntimeError: TF's devices are already initialised (then they were hidden by the first
+      # call, or there are none); ValueError: this TF build knows no such device type.
+      pass
+  return tf
+
+
+def fetch_hint(dataset, root):
+  """How to download `dataset` into `root`, for error messages."""
+  return (f"fetch it with `gsutil -m cp -r {BUCKET}/{dataset} {root}` (or a few files of it: "
+          f"partial downloads work), or run launch/download_data.sh")
+
+
+def spec_path(dataset, root):
+  return f"{str(root).rstrip('/')}/{dataset}/{PROCEDURAL_SPEC_FILENAME}"
+
+
+def dataset_spec(dataset, root):
+  """(frame_size, sequence_size) of `dataset` under `root`.
+
+  Procedural datasets describe themselves in `<root>/<dataset>/gqn_jax_procedural.json`; DeepMind's
+  datasets are described by `records.DATASETS`.
+  """
+  tf = import_tf()
+  path = spec_path(dataset, root)
+  if not tf.io.gfile.exists(path):
+    if dataset not in records.DATASETS:
+      raise ValueError(
+          f"unknown GQN dataset {dataset!r}: it is not one of DeepMind's "
+          f"({', '.join(sorted(records.DATASETS))}) and {path} does not exist. Check the name, or "
+          "render procedural data with `python -m gqn_jax.scenes`.")
+    info = records.get_info(dataset)
+    return info.frame_size, info.sequence_size
+  try:
+    with tf.io.gfile.GFile(path, "r") as f:
+      spec = json.load(f)
+  except json.JSONDecodeError as e:
+    raise DataError(f"{path} is not valid JSON ({e}); delete it and render the data again") from e
+  sizes = []
+  for key in ("frame_size", "sequence_size"):
+    value = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+      raise DataError(
+          f"{path}: key {key!r} must be a positive integer, got {value!r}; fix the file or render "
+          "the data again")
+    sizes.append(value)
+  if sizes[1] < 2:
+    raise DataError(f"{path}: sequence_size must be at least 2 (a context and a query view), "
+                    f"got {sizes[1]}")
+  return tuple(sizes)
+
+
+def list_shard_files(dataset, split, root):
+  """Sorted paths of the `<i>-of-<n>.tfrecord` files present in `<root>/<dataset>/<split>/`.
+
+  Any n is accepted and missing shards are fine (partial downloads are normal); how many of the n
+  were found is logged.
+  """
+  tf = import_tf()
+  records.check_split(split)
+  root = str(root).rstrip("/")
+  if not tf.io.gfile.isdir(root):
+    raise FileNotFoundError(
+        f"GQN data root {root} does not exist; create it and {fetch_hint(dataset, root)}")
+  dataset_dir = f"{root}/{dataset}"
+  if not tf.io.gfile.isdir(dataset_dir):
+    raise FileNotFoundError(
+        f"dataset folder {dataset_dir} does not exist; {fetch_hint(dataset, root)}")
+  directory = records.split_dir(root, dataset, split)
+  if not tf.io.gfile.isdir(directory):
+    raise FileNotFoundError(
+        f"split folder {directory} does not exist; {fetch_hint(dataset, root)}")
+  names = sorted(tf.io.gfile.listdir(directory))
+  shards = sorted((parsed[1], parsed[0], name) for name in names
+                  if (parsed := records.parse_shard_filename(name.rstrip("/"))) is not None)
+  if not shards:
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "nothing"
+    raise DataError(
+        f"no files named like <i>-of-<n>.tfrecord (e.g. 0001-of-2160.tfrecord) in {directory}; "
+        f"it holds {shown}. Keep DeepMind's file names; {fetch_hint(dataset, root)}")
+  totals = sorted({total for total, _, _ in shards})
+  logging.info("%s/%s: found %d of %s expected shard files in %s", dataset, split, len(shards),
+               "/".join(map(str, totals)), directory)
+  return [f"{directory}/{name}" for _, _, name in shards]
+
+
+def file_sizes(paths):
+  """Byte sizes of `paths`, asked for concurrently (each is a network round trip on gs://)."""
+  tf = import_tf()
+  with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+    return list(pool.map(lambda path: tf.io.gfile.stat(path).length, paths))
+
+
+def redownload_hint(path):
+  """What to do about a damaged shard file."""
+  parts = path.rstrip("/").split("/")
+  source = "/".join([BUCKET] + parts[-3:])
+  return (f"download it again with `gsutil cp {source} {path}`, delete it, or pass "
+          "skip_bad_records=True to skip bad records")
+
+
+def parse_scene(serialized, sequence_size, frame_size, where):
+  """One serialized scene -> {'frames': uint8 [S, H, W, 3], 'cameras': float32 [S, 5]}.
+
+  `where` names the record in errors, e.g. 'record 3 of /data/mazes/train/001-of-120.tfrecord'.
+  """
+  tf = import_tf()
+  fix = "re-download the file or pass skip_bad_records=True"
+  try:
+    example = tf.train.Example.FromString(serialized)
+  except Exception as e:  # the protobuf error type depends on the protobuf backend
+    raise DataError(f"{where} is not a tf.train.Example ({e}); {fix}") from e
+  feature = example.features.feature
+  jpegs = list(feature[records.FRAMES_KEY].bytes_list.value)
+  cameras = np.asarray(feature[records.CAMERAS_KEY].float_list.value, dtype=np.float32)
+  if len(jpegs) != sequence_size or cameras.size != 5 * sequence_size:
+    raise DataError(
+        f"{where} has {len(jpegs)} '{records.FRAMES_KEY}' and {cameras.size} "
+        f"'{records.CAMERAS_KEY}' values; this dataset needs {sequence_size} and "
+        f"{5 * sequence_size} ({sequence_size} views). Is it a file of another dataset? {fix}")
+  frames = [decode_frame(jpeg, frame_size, f"view {view} of {where}", fix)
+            for view, jpeg in enumerate(jpegs)]
+  return {"frames": np.stack(frames), "cameras": cameras.reshape(sequence_size, 5)}
+
+
+def decode_frame(jpeg, frame_size, where, fix):
+  """One JPEG -> uint8 [frame_size, frame_size, 3], or a DataError naming `where`."""
+  tf = import_tf()
+  try:
+    frame = tf.io.decode_jpeg(jpeg, channels=3).numpy()
+  except tf.errors.InvalidArgumentError as e:
+    raise DataError(f"{where} is not a decodable JPEG ({e.message.splitlines()[0]}); {fix}") from e
+  if frame.shape != (frame_size, frame_size, 3):
+    raise DataError(
+        f"{where} is {frame.shape[0]}x{frame.shape[1]}; this dataset has {frame_size}x{frame_size} "
+        f"frames. Is it a file of another dataset? {fix}")
+  return frame
+
+
+def _records_with_index(path):
+  """(index, serialized record) pairs of one file; DataLossError for a truncated/corrupt file."""
+  tf = import_tf()
+  for index, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+    yield index, record
+
+
+def read_scenes(dataset, split, root, *, skip_bad_records=False):
+  """Every scene of `<root>/<dataset>/<split>` in file order.
+
+  Yields {'frames': uint8 [S, H, W, 3], 'cameras': float32 [S, 5]} with views in stored order and
+  cameras as raw poses (x, y, z, yaw, pitch). With skip_bad_records, bad records (and the rest of a
+  truncated file) are skipped; each is logged and the total is logged at the end.
+  """
+  tf = import_tf()
+  frame_size, sequence_size = dataset_spec(dataset, root)
+  files = list_shard_files(dataset, split, root)
+  num_bad = 0
+  for path in files:
+    index = -1
+    try:
+      for index, serialized in _records_with_index(path):
+        try:
+          yield parse_scene(serialized, sequence_size, frame_size, f"record {index} of {path}")
+        except DataError as e:
+          if not skip_bad_records:
+            raise
+          num_bad += 1
+          logging.warning("skipping bad record (%d so far): %s", num_bad, e)
+    except tf.errors.DataLossError as e:
+      message = (f"{path} is truncated or corrupt after its first {index + 1} records "
+                 f"({e.message.splitlines()[0]}); {redownload_hint(path)}")
+      if not skip_bad_records:
+        raise DataError(message) from e
+      num_bad += 1
+      logging.warning("skipping the rest of a file (%d bad so far): %s", num_bad, message)
+  if num_bad:
+    logging.warning("%s/%s: skipped %d bad records or file tails in %d files", dataset, split,
+                    num_bad, len(files))

@@ -1,0 +1,146 @@
+"""The paper's training configuration (Table S1), shared by every file in configs/.
+
+Each configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
+`configs/rooms.py:small`) then applies named presets from here. The result is data only: the model
+is built from `config.model` as `GQNConfig(image_size=config.data.image_size, **config.model)`.
+"""
+
+import os
+
+import ml_collections
+
+# Where `python -m gqn_jax.main` looks for DeepMind's files (config.data.root) and where it renders
+# the procedural stand-in when they are absent. Both can be overridden on the command line.
+DEFAULT_DATA_ROOT = os.environ.get("GQN_DATA_DIR", os.path.expanduser("~/gqn-datasets"))
+DEFAULT_PROCEDURAL_CACHE = os.environ.get(
+    "GQN_PROCEDURAL_CACHE", os.path.expanduser("~/.cache/gqn_jax/procedural"))
+
+
+def paper_config(dataset_name, image_size, max_context):
+  """Table S1 hyper-parameters for `dataset_name` at `image_size` with up to `max_context` views."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  # Exactly gqn_jax.model.GQNConfig's fields minus image_size (tests/test_configs.py checks).
+  config.model = ml_collections.ConfigDict()
+  config.model.representation = "tower"
+  config.model.num_layers = 12
+  config.model.shared_cores = False
+  config.model.h_channels = 128
+  config.model.z_channels = 3  # latent channels per position, the model's default
+  config.model.canvas_channels = 128
+  config.model.r_channels = 256
+  config.model.remat = False
+  config.model.scan = True
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = dataset_name
+  config.data.source = "auto"  # 'auto' | 'deepmind' | 'procedural'
+  config.data.root = DEFAULT_DATA_ROOT
+  config.data.max_context = max_context
+  config.data.image_size = image_size
+  config.data.skip_bad_records = False
+  config.data.procedural_cache = DEFAULT_PROCEDURAL_CACHE
+  config.data.procedural_num_train = 2000
+  config.data.procedural_num_test = 200
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 2_000_000
+  config.train.batch_size = 36  # global, split evenly over every device of every host
+  config.train.adam_b1 = 0.9
+  config.train.adam_b2 = 0.999
+  config.train.adam_eps = 1e-8
+  config.train.lr_initial = 5e-4
+  config.train.lr_final = 5e-5
+  config.train.lr_anneal_steps = 1_600_000
+  config.train.sigma_initial = 2.0
+  config.train.sigma_final = 0.7
+  config.train.sigma_anneal_steps = 200_000
+  config.train.log_every = 100
+  config.train.checkpoint_every = 5000
+  config.train.eval_every = 10_000
+  config.train.eval_batches = 10  # test batches (of batch_size scenes) per evaluation
+  config.train.eval_at_start = True  # evaluate the initial model: the baseline of the curve
+  config.train.max_checkpoints_to_keep = 3
+  # Stop (with a checkpoint and an evaluation) after this many seconds in the loop; 0: no limit.
+  # For fixed-length jobs and benchmarks/cpu_demo.py; a restart continues from the checkpoint.
+  config.train.time_limit_s = 0
+  config.train.num_image_examples = 4  # scenes drawn in the TensorBoard image grids
+  return config
+
+
+def apply_small(config):
+  """The CPU demo: a 32x32, 4-layer model that learns visibly within 10 minutes on 2 cores."""
+  config.data.image_size = 32
+  config.data.max_context = min(config.data.max_context, 5)
+  config.model.num_layers = 4
+  config.model.h_channels = 32
+  config.model.z_channels = 4
+  config.model.canvas_channels = 32
+  config.model.r_channels = 64
+  config.train.batch_size = 16
+  config.train.num_steps = 100_000
+  config.train.lr_initial = 1e-3
+  config.train.lr_final = 1e-4
+  config.train.lr_anneal_steps = 20_000
+  config.train.sigma_anneal_steps = 2_000
+  config.train.log_every = 20
+  config.train.checkpoint_every = 500
+  config.train.eval_every = 200
+  config.train.eval_batches = 4
+  config.data.procedural_num_train = 2000
+  config.data.procedural_num_test = 100
+  return config
+
+
+def apply_tiny(config):
+  """Seconds-long runs for tests: 16x16 images, two tiny layers, a handful of steps."""
+  config.data.image_size = 16
+  config.data.max_context = min(config.data.max_context, 3)
+  config.model.num_layers = 2
+  config.model.h_channels = 8
+  config.model.z_channels = 2
+  config.model.canvas_channels = 8
+  config.model.r_channels = 16
+  config.train.batch_size = 4
+  config.train.num_steps = 4
+  config.train.log_every = 1
+  config.train.checkpoint_every = 2
+  config.train.eval_every = 4
+  config.train.eval_batches = 1
+  config.train.num_image_examples = 2
+  config.data.procedural_num_train = 16
+  config.data.procedural_num_test = 8
+  return config
+
+
+SIZE_PRESETS = {"paper": lambda config: config, "small": apply_small, "tiny": apply_tiny}
+
+
+def parse_arg(arg, variants):
+  """Split a config arg like 'small' or '7_parts,tiny' into (variant, size preset).
+
+  Args:
+    arg: the string after ':' in `--config=configs/x.py:arg`, or None.
+    variants: the dataset variants this config file knows, first one the default.
+
+  Returns:
+    (variant, size) with size one of SIZE_PRESETS.
+  """
+  variant, size = variants[0], "paper"
+  for word in filter(None, (arg or "").split(",")):
+    word = word.strip()
+    if word in SIZE_PRESETS:
+      size = word
+    elif word in variants:
+      variant = word
+    else:
+      raise ValueError(
+          f"unknown config arg {word!r}; expected a size in {sorted(SIZE_PRESETS)} and/or a "
+          f"variant in {list(variants)}, comma-separated (e.g. '{variants[-1]},small')")
+  return variant, size
+
+
+def finish(config, size):
+  """Apply the size preset named `size` to `config` and return it."""
+  return SIZE_PRESETS[size](config)

@@ -1,0 +1,142 @@
+"""The GQN generation/inference loop: one core step (Algorithm S2, lines 15-19) and L of them.
+
+`CoreStep` is one step l. Its order is the paper's and matters:
+  1. prior pi_l from the generator state h^g_l BEFORE this step's update;
+  2. (training) the inference ConvLSTM reads x^q, v^q, r, h^g_l and the canvas u_l, and the
+     posterior q_l comes from its new state h^e_{l+1}; z_l ~ q_l and the step's KL(q_l || pi_l);
+     (generation, no query image) z_l ~ pi_l;
+  3. the generator ConvLSTM consumes (v^q, r, z_l) -> h^g_{l+1}, and the canvas grows by a
+     4x4 stride-4 transposed conv of h^g_{l+1}: u_{l+1} = u_l + Delta(h^g_{l+1}).
+
+`Cores` runs the L steps as one `nn.scan` over stacked parameters (unshared cores, the paper's
+default) or over one broadcast parameter set (shared cores), optionally under `nn.remat`. With
+`scan=False` it runs a Python loop over the very same parameter layout, so both paths can be
+checked against each other. Noise for step l is drawn from fold_in(key, l): the same draws in
+either path.
+"""
+
+import dataclasses
+from typing import NamedTuple, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gqn_jax import convlstm
+from gqn_jax import distributions
+from gqn_jax import patch_conv
+
+QUERY_DOWN_CHANNELS = 48  # 4*4*3: enough channels to keep every pixel of a 4x4 patch
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreConfig:
+  num_layers: int = 12
+  shared_cores: bool = False
+  h_channels: int = 128
+  z_channels: int = 3
+  canvas_channels: int = 128
+  remat: bool = False
+  scan: bool = True
+
+
+class CoreCarry(NamedTuple):
+  generator: convlstm.LSTMState  # [B, h, w, H] each
+  canvas: jax.Array  # [B, S, S, canvas_channels]
+  inference: convlstm.LSTMState  # [B, h, w, H] each
+
+
+def initial_carry(config: CoreConfig, batch_size, grid_size, image_size):
+  """All-zero states and canvas (Algorithm S2, lines 12-13)."""
+  zero = lambda: convlstm.zero_state(batch_size, grid_size, grid_size, config.h_channels)
+  canvas = jnp.zeros((batch_size, image_size, image_size, config.canvas_channels))
+  return CoreCarry(generator=zero(), canvas=canvas, inference=zero())
+
+
+class LatentHead(nn.Module):
+  """eta^pi / eta^q: a 5x5 conv of a hidden state to (mean, positive std) of z_l."""
+  z_channels: int
+
+  @nn.compact
+  def __call__(self, hidden_BxhxwxH):
+    out = nn.Conv(2 * self.z_channels, (5, 5), padding="SAME", name="conv")(hidden_BxhxwxH)
+    return distributions.split_mean_std(out)
+
+
+class CoreStep(nn.Module):
+  """One step of Algorithm S2 (query_down given) or S3 (query_down None). See module docstring."""
+  config: CoreConfig
+
+  @nn.compact
+  def __call__(self, carry: CoreCarry, step_index, viewpoint_map, r_map, query_down, key):
+    cfg = self.config
+    # 1. The prior reads h^g_l, the state before z_l is consumed (Algorithm S2 line 15).
+    prior_mean, prior_std = LatentHead(cfg.z_channels, name="prior")(carry.generator.hidden)
+    self.sow("intermediates", "prior_mean", prior_mean)
+    self.sow("intermediates", "prior_std", prior_std)
+    noise_key = jax.random.fold_in(key, step_index)
+    inference_state = carry.inference
+    if query_down is None:  # generation: z_l from the prior
+      z = distributions.sample(noise_key, prior_mean, prior_std)
+      kl_B = jnp.zeros(z.shape[:1], z.dtype)
+    else:  # training: z_l from the posterior
+      canvas_down = patch_conv.PatchConv(cfg.canvas_channels, 4, name="canvas_down")(
+          carry.canvas)  # [B, h, w, canvas_channels]
+      inference_inputs = jnp.concatenate(
+          [query_down, canvas_down, viewpoint_map, r_map, carry.generator.hidden], axis=-1)
+      inference_state = convlstm.ConvLSTMCell(cfg.h_channels, name="inference")(
+          inference_state, inference_inputs)
+      post_mean, post_std = LatentHead(cfg.z_channels, name="posterior")(inference_state.hidden)
+      z = distributions.sample(noise_key, post_mean, post_std)
+      kl_B = jnp.sum(distributions.kl_gaussians(post_mean, post_std, prior_mean, prior_std),
+                     axis=(1, 2, 3))
+    self.sow("intermediates", "z", z)
+    # 3. Only now does the generator consume z_l.
+    generator_state = convlstm.ConvLSTMCell(cfg.h_channels, name="generator")(
+        carry.generator, jnp.concatenate([viewpoint_map, r_map, z], axis=-1))
+    canvas_update = patch_conv.PatchConvTranspose(cfg.canvas_channels, 4, name="canvas_up")(
+        generator_state.hidden)
+    new_carry = CoreCarry(generator=generator_state, canvas=carry.canvas + canvas_update,
+                          inference=inference_state)
+    return new_carry, kl_B
+
+
+def _scanned_steps(config: CoreConfig):
+  step = CoreStep
+  if config.remat:
+    step = nn.remat(step, prevent_cse=False)
+  if config.shared_cores:
+    params = dict(variable_broadcast="params", split_rngs={"params": False, "sample": True})
+  else:
+    params = dict(variable_axes={"params": 0, "intermediates": 0},
+                  split_rngs={"params": True, "sample": True})
+  params.setdefault("variable_axes", {"intermediates": 0})
+  return nn.scan(step, in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast, nn.broadcast),
+                 length=config.num_layers, **params)
+
+
+class Cores(nn.Module):
+  """The L core steps. Returns (final carry, kl per step [L, B])."""
+  config: CoreConfig
+
+  def setup(self):
+    self.steps = _scanned_steps(self.config)(self.config)
+
+  def __call__(self, carry: CoreCarry, viewpoint_map, r_map, query_down: Optional[jax.Array],
+               key):
+    step_indices = jnp.arange(self.config.num_layers)
+    if self.config.scan or self.is_initializing():
+      return self.steps(carry, step_indices, viewpoint_map, r_map, query_down, key)
+    return self._unrolled(carry, viewpoint_map, r_map, query_down, key)
+
+  def _unrolled(self, carry, viewpoint_map, r_map, query_down, key):
+    """A Python loop over the scanned parameter layout: slice l of each stacked leaf."""
+    stacked = self.variables["params"]["steps"]
+    step = CoreStep(self.config, parent=None)
+    kls = []
+    for l in range(self.config.num_layers):
+      params_l = stacked if self.config.shared_cores else jax.tree.map(lambda p: p[l], stacked)
+      carry, kl_B = step.apply({"params": params_l}, carry, l, viewpoint_map, r_map, query_down,
+                               key)
+      kls.append(kl_B)
+    return carry, jnp.stack(kls)  # [L, B]

@@ -1,0 +1,51 @@
+"""Entry point: `python -m gqn_jax.main --config=configs/rooms.py[:small] [--workdir=DIR]`.
+
+Any config value can be overridden, e.g. `--config.train.batch_size=72`; a misspelt key is an
+error (the config is locked). Running the same command again with the same workdir resumes from
+its latest checkpoint.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small.",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None,
+    "Directory for checkpoints, metrics.jsonl, TensorBoard events and config.json; defaults to "
+    "/tmp/gqn_jax/<dataset>_<config arg>.")
+
+
+def default_workdir(config_path, config):
+  """/tmp/gqn_jax/<dataset>[_<arg>]: distinct configs do not resume each other's checkpoints."""
+  _, _, arg = (config_path or "").partition(":")
+  suffix = "_" + arg.replace(",", "_") if arg else ""
+  return os.path.join("/tmp/gqn_jax", f"{config.data.name}{suffix}")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # tf.data only reads files; keep TensorFlow off the accelerators JAX uses.
+  tf.config.set_visible_devices([], "GPU")
+  tf.config.set_visible_devices([], "TPU")
+
+  from gqn_jax import distributed  # pylint: disable=g-import-not-at-top
+  distributed.maybe_initialize()
+  from gqn_jax import train  # pylint: disable=g-import-not-at-top
+
+  config = _CONFIG.value
+  workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
+  logging.info("workdir: %s\nconfig:\n%s", workdir, config)
+  train.train_and_evaluate(config, workdir)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config"])
+  app.run(main)

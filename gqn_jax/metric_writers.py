@@ -1,0 +1,98 @@
+"""Where training metrics go: absl logs, `<workdir>/metrics.jsonl` and TensorBoard event files.
+
+Only the main process writes (a writer built with `enabled=False` ignores every call), so a pod
+run produces one log, one JSON-lines file and one event stream. Scalars are plain Python floats
+by the time they arrive here: the training loop does the device-to-host copy, one step late.
+"""
+
+import json
+import math
+import os
+
+from absl import logging
+import numpy as np
+
+
+class MetricWriter:
+  """Writes scalars and images of one run; a no-op unless `enabled`."""
+
+  def __init__(self, workdir, enabled=True):
+    self._enabled = enabled
+    self._jsonl = None
+    self._summary = None
+    if not enabled:
+      return
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    os.makedirs(workdir, exist_ok=True)
+    self._tf = tf
+    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
+    self._summary = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+
+  def write_scalars(self, step, split, scalars):
+    """One JSON line {'step', 'split', **scalars} and TensorBoard scalars named '<split>/<key>'."""
+    if not self._enabled:
+      return
+    record = {"step": int(step), "split": split}
+    record.update({key: _json_number(value) for key, value in scalars.items()})
+    self._jsonl.write(json.dumps(record) + "\n")
+    self._jsonl.flush()
+    with self._summary.as_default(step=int(step)):
+      for key, value in scalars.items():
+        self._tf.summary.scalar(f"{split}/{key}", float(value))
+
+  def write_images(self, step, split, images):
+    """TensorBoard images: `images` maps a name to one picture [H, W, 3] with values in [0, 1]."""
+    if not self._enabled:
+      return
+    with self._summary.as_default(step=int(step)):
+      for key, picture in images.items():
+        picture = np.clip(np.asarray(picture, np.float32), 0.0, 1.0)
+        self._tf.summary.image(f"{split}/{key}", picture[None], max_outputs=1)
+
+  def flush(self):
+    if self._enabled:
+      self._jsonl.flush()
+      self._summary.flush()
+
+  def close(self):
+    if self._enabled:
+      self._jsonl.close()
+      self._summary.close()
+      self._enabled = False
+
+
+def _json_number(value):
+  """A float for JSON; NaN and infinities as strings, since strict JSON has no literal for them."""
+  value = float(value)
+  return value if math.isfinite(value) else str(value)
+
+
+def format_duration(seconds):
+  """'1h02m', '3m05s' or '12s': short enough for a log line's ETA."""
+  if not math.isfinite(seconds) or seconds < 0:
+    return "?"
+  seconds = int(round(seconds))
+  hours, rest = divmod(seconds, 3600)
+  minutes, secs = divmod(rest, 60)
+  if hours:
+    return f"{hours}h{minutes:02d}m"
+  if minutes:
+    return f"{minutes}m{secs:02d}s"
+  return f"{secs}s"
+
+
+def log_train(step, num_steps, scalars, eta_seconds):
+  """The human-readable training line."""
+  logging.info(
+      "step %d/%d  loss %.2f  nll %.2f  kl %.2f  bits/dim %.4f  sigma %.3f  lr %.2e  "
+      "grad_norm %.3g  %.2f steps/s  %.1f scenes/s  ETA %s",
+      step, num_steps, scalars["loss"], scalars["nll"], scalars["kl"], scalars["bits_per_dim"],
+      scalars["sigma"], scalars["learning_rate"], scalars["grad_norm"], scalars["steps_per_sec"],
+      scalars["scenes_per_sec"], format_duration(eta_seconds))
+
+
+def log_eval(step, scalars):
+  logging.info(
+      "eval @ step %d  -ELBO %.2f nats/image (%.4f bits/dim)  kl %.2f  prior-sample MSE %.5f  "
+      "PSNR %.2f dB", step, scalars["loss"], scalars["bits_per_dim"], scalars["kl"],
+      scalars["mse"], scalars["psnr"])

@@ -1,0 +1,63 @@
+"""Convolutions whose kernel equals their stride, written as reshapes and one matmul.
+
+GQN has many of them: the 2x2 stride-2 stages of the tower and pyramid, the 4x4 stride-4
+downsampling of the query image and canvas, and the 4x4 stride-4 transposed conv that writes
+h^g onto the canvas. Non-overlapping patches make each one exactly a space-to-depth (or
+depth-to-space) plus a dense layer. XLA's CPU backend runs strided convolutions, and above all
+the lhs-dilated convolutions their gradients and transposed convolutions become, on a slow
+generic path; a matmul runs on its fast one (numbers in docs/model.md). Parameters have the
+shapes of nn.Conv / nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the
+results are the same functions (tests/test_model_patch_conv.py checks both against Flax).
+"""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+def space_to_depth(x_BxHxWxC, patch):
+  """[B, H, W, C] -> [B, H/p, W/p, p*p*C], each output position holding its p x p patch."""
+  b, h, w, c = x_BxHxWxC.shape
+  if h % patch or w % patch:
+    raise ValueError(f"input of shape {x_BxHxWxC.shape} does not tile into {patch}x{patch} "
+                     "patches; image sizes must be multiples of the stride")
+  x = x_BxHxWxC.reshape(b, h // patch, patch, w // patch, patch, c)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h // patch, w // patch, patch * patch * c)
+
+
+def depth_to_space(x_BxHxWxPPC, patch):
+  """Inverse of space_to_depth: [B, H, W, p*p*C] -> [B, H*p, W*p, C]."""
+  b, h, w, ppc = x_BxHxWxPPC.shape
+  c = ppc // (patch * patch)
+  x = x_BxHxWxPPC.reshape(b, h, w, patch, patch, c)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * patch, w * patch, c)
+
+
+class PatchConv(nn.Module):
+  """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+  features: int
+  patch: int
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    p, cin = self.patch, x_BxHxWxC.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, cin, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    patches = space_to_depth(x_BxHxWxC, p)  # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
+    return patches @ kernel.reshape(p * p * cin, self.features) + bias
+
+
+class PatchConvTranspose(nn.Module):
+  """nn.ConvTranspose(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+  features: int
+  patch: int
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    p, cin = self.patch, x_BxHxWxC.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, cin, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    # Output pixel (p*i + a, p*j + b) is x[i, j] @ kernel[p-1-a, p-1-b] (lax.conv_transpose
+    # without transpose_kernel applies the kernel flipped): one matmul to all p*p offsets.
+    flipped = kernel[::-1, ::-1]
+    weights = flipped.transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
+    return depth_to_space(x_BxHxWxC @ weights, p) + bias

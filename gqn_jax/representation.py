@@ -1,0 +1,89 @@
+"""Representation networks f (Figure S1 of Eslami et al. 2018) and their sum over context views.
+
+Each network maps one image [N, S, S, 3] and its encoded viewpoint [N, 7] to a code:
+- `Tower`: [N, S/4, S/4, R] (16x16x256 for 64x64 images); the viewpoint is broadcast and
+  concatenated after the first downsampling stage (two stride-2 stages, at S/4).
+- `Pool`: the tower followed by a spatial mean, [N, 1, 1, R].
+- `Pyramid`: the viewpoint is broadcast over the image and concatenated at the input; four
+  strided convs bring it to [N, 1, 1, R].
+Every conv is followed by a ReLU. `aggregate` sums the per-view codes of a scene over its real
+(mask True) context views, so a scene with no context gets r = 0.
+"""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from gqn_jax import patch_conv
+
+REPRESENTATIONS = ("tower", "pool", "pyramid")
+
+
+def broadcast_viewpoint(viewpoint_Nx7, height, width):
+  """[N, 7] -> [N, height, width, 7], the same vector at every position."""
+  return jnp.broadcast_to(viewpoint_Nx7[:, None, None, :],
+                          (viewpoint_Nx7.shape[0], height, width, viewpoint_Nx7.shape[-1]))
+
+
+def _conv(features, kernel, stride, name):
+  if stride > 1:  # every strided conv here has kernel == stride: non-overlapping patches
+    assert kernel == stride, (kernel, stride)
+    return patch_conv.PatchConv(features, stride, name=name)
+  return nn.Conv(features, (kernel, kernel), padding="SAME", name=name)
+
+
+class Tower(nn.Module):
+  """Figure S1 'tower': two residual stages, viewpoint injected between them."""
+  r_channels: int = 256
+
+  @nn.compact
+  def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
+    r, half = self.r_channels, self.r_channels // 2
+    x = nn.relu(_conv(r, 2, 2, "conv1")(frames_NxSxSx3))  # [N, S/2, S/2, R]
+    skip = nn.relu(_conv(r, 2, 2, "conv2")(x))  # [N, S/4, S/4, R]
+    x = nn.relu(_conv(half, 3, 1, "conv3")(x))
+    x = nn.relu(_conv(r, 2, 2, "conv4")(x)) + skip  # [N, S/4, S/4, R]
+    x = jnp.concatenate([x, broadcast_viewpoint(viewpoint_Nx7, *x.shape[1:3])], axis=-1)
+    skip = nn.relu(_conv(r, 3, 1, "conv5")(x))
+    x = nn.relu(_conv(half, 3, 1, "conv6")(x))
+    x = nn.relu(_conv(r, 3, 1, "conv7")(x)) + skip
+    return nn.relu(_conv(r, 1, 1, "conv8")(x))  # [N, S/4, S/4, R]
+
+
+class Pool(nn.Module):
+  """Figure S1 'pool': the tower, then the mean over space."""
+  r_channels: int = 256
+
+  @nn.compact
+  def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
+    tower_NxhxwxR = Tower(self.r_channels, name="tower")(frames_NxSxSx3, viewpoint_Nx7)
+    return jnp.mean(tower_NxhxwxR, axis=(1, 2), keepdims=True)  # [N, 1, 1, R]
+
+
+class Pyramid(nn.Module):
+  """Figure S1 'pyramid': viewpoint at the input, three stride-2 convs, one S/8 x S/8 conv."""
+  r_channels: int = 256
+
+  @nn.compact
+  def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
+    size = frames_NxSxSx3.shape[1]
+    x = jnp.concatenate([frames_NxSxSx3, broadcast_viewpoint(viewpoint_Nx7, size, size)], axis=-1)
+    x = nn.relu(_conv(self.r_channels // 8, 2, 2, "conv1")(x))  # [N, S/2, S/2, R/8]
+    x = nn.relu(_conv(self.r_channels // 4, 2, 2, "conv2")(x))  # [N, S/4, S/4, R/4]
+    x = nn.relu(_conv(self.r_channels // 2, 2, 2, "conv3")(x))  # [N, S/8, S/8, R/2]
+    return nn.relu(_conv(self.r_channels, size // 8, size // 8, "conv4")(x))  # [N, 1, 1, R]
+
+
+def make_representation_net(kind, r_channels, name="representation"):
+  nets = {"tower": Tower, "pool": Pool, "pyramid": Pyramid}
+  if kind not in nets:
+    raise ValueError(f"unknown representation {kind!r}; expected one of {REPRESENTATIONS}")
+  return nets[kind](r_channels=r_channels, name=name)
+
+
+def aggregate(codes_BxKxhxwxR, mask_BxK):
+  """r = sum of the codes of the views whose mask is True; zero for a scene with no views.
+
+  `where`, not a multiply by the mask: a masked-out slot holding inf or NaN must not leak in.
+  """
+  keep = mask_BxK[:, :, None, None, None]
+  return jnp.sum(jnp.where(keep, codes_BxKxhxwxR, 0.0), axis=1)  # [B, h, w, R]

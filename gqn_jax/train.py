@@ -1,0 +1,378 @@
+"""Algorithm S1: training a GQN, data-parallel over every device of every host.
+
+`train_and_evaluate(config, workdir)` is the whole run: check the config, pick the data
+(gqn_jax.data_source), build the model from `config.model`, restore the latest checkpoint of
+`workdir` if there is one, then loop: one jitted update per step, metrics read back one step late,
+evaluation on the test split every `eval_every` steps, an Orbax checkpoint every `checkpoint_every`.
+
+Parallelism: a 1-d Mesh over all devices with axis 'data'. The batch is sharded along 'data', the
+parameters and optimizer state are replicated, and the update is a plain `jax.jit` of the global
+computation: XLA inserts the gradient all-reduce. Since jit keeps the global semantics, a step's
+result does not depend on the number of devices (up to float summation order); the sample key is
+folded with the step, and JAX's partitionable threefry gives every example (hence every device)
+its own random numbers without any per-device code.
+"""
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import time
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gqn_jax import checkpointing
+from gqn_jax import config_checks
+from gqn_jax import data_source
+from gqn_jax import distributed
+from gqn_jax import images
+from gqn_jax import metric_writers
+from gqn_jax import model as gqn_model
+from gqn_jax import schedules
+
+DATA_AXIS = "data"
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss or gradient became NaN or infinite; training stopped without saving that state."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Parallelism:
+  """The device mesh and the two shardings every array of a run uses."""
+  mesh: jax.sharding.Mesh
+  replicated: jax.sharding.NamedSharding  # params, optimizer state, metrics
+  batch: jax.sharding.NamedSharding  # leading (example) axis split over 'data'
+
+
+def make_parallelism(devices=None):
+  """A 1-d 'data' mesh over `devices` (default: every device of every process)."""
+  devices = jax.devices() if devices is None else devices
+  mesh = jax.sharding.Mesh(np.asarray(devices), (DATA_AXIS,),
+                           axis_types=(jax.sharding.AxisType.Auto,))
+  return Parallelism(
+      mesh=mesh,
+      replicated=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+      batch=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS)))
+
+
+def build_model(config):
+  """The GQN module described by config.model at config.data.image_size."""
+  model_config = gqn_model.GQNConfig(image_size=config.data.image_size, **config.model.to_dict())
+  return gqn_model.GQN(model_config)
+
+
+def build_optimizer(train_config):
+  """Adam whose step size follows mu_s; optax's own bias correction is the only one."""
+  return optax.adam(learning_rate=schedules.learning_rate_schedule(train_config),
+                    b1=train_config.adam_b1, b2=train_config.adam_b2, eps=train_config.adam_eps)
+
+
+def dummy_batch(config, batch_size=1):
+  """Zeros with a real batch's shapes and dtypes (for init and shape inference)."""
+  size, slots = config.data.image_size, config.data.max_context
+  return {
+      "context_frames": np.zeros((batch_size, slots, size, size, 3), np.float32),
+      "context_cameras": np.zeros((batch_size, slots, 5), np.float32),
+      "context_mask": np.ones((batch_size, slots), bool),
+      "query_frame": np.zeros((batch_size, size, size, 3), np.float32),
+      "query_camera": np.zeros((batch_size, 5), np.float32),
+  }
+
+
+def init_train_state(config, model, optimizer, parallelism):
+  """(params, opt_state) for config.seed, replicated over the mesh."""
+  init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
+  sigma = jnp.float32(config.train.sigma_initial)
+
+  def init(key):
+    params_key, sample_key = jax.random.split(key)
+    variables = model.init({"params": params_key, "sample": sample_key}, dummy_batch(config),
+                           sigma)
+    params = variables["params"]
+    return params, optimizer.init(params)
+
+  return jax.jit(init, out_shardings=parallelism.replicated)(init_key)
+
+
+def train_key(seed):
+  """The key every step's sample key is folded from (distinct from init's and eval's)."""
+  return jax.random.fold_in(jax.random.key(seed), 1)
+
+
+def eval_key(seed):
+  return jax.random.fold_in(jax.random.key(seed), 2)
+
+
+def make_train_step(config, model, optimizer, parallelism):
+  """The jitted update (params, opt_state, batch, step, key) -> (params, opt_state, metrics).
+
+  `step` is the number of updates already made: it sets sigma_s and the sample key, while the
+  learning rate comes from the optimizer's own count (equal to step, it is checkpointed with it).
+  params and opt_state are donated: the caller must use the returned ones.
+  """
+  sigma_fn = schedules.sigma_schedule(config.train)
+  lr_fn = schedules.learning_rate_schedule(config.train)
+  image_size = config.data.image_size
+
+  def train_step(params, opt_state, batch, step, key):
+    sigma = sigma_fn(step)
+    sample_key = jax.random.fold_in(key, step)
+
+    def loss_fn(params):
+      terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
+      neg_elbo_B = -terms.elbo  # [B]
+      return gqn_model.nats_per_image(neg_elbo_B), terms
+
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    grad_norm = optax.tree.norm(grads)
+    metrics = {
+        "loss": loss,
+        "nll": jnp.mean(terms.nll),
+        "kl": jnp.mean(terms.kl),
+        "bits_per_dim": gqn_model.bits_per_dim(-terms.elbo, image_size),
+        "sigma": sigma,
+        "learning_rate": lr_fn(step),
+        "grad_norm": grad_norm,
+        "finite": jnp.isfinite(loss) & jnp.isfinite(grad_norm),
+    }
+    return params, opt_state, metrics
+
+  return jax.jit(train_step, donate_argnames=("params", "opt_state"),
+                 out_shardings=parallelism.replicated)
+
+
+def make_eval_step(config, model, parallelism):
+  """The jitted (params, batch, step, key) -> sums over the batch plus a few pictures.
+
+  Sums, not means, so the host can average over batches exactly. The prior-sample prediction is
+  the generator's mean image with z drawn from the prior (Algorithm S3); PSNR is per image,
+  10 log10(1 / MSE), then averaged, as gqn_jax.evaluate reports it.
+  """
+  sigma_fn = schedules.sigma_schedule(config.train)
+  num_pictures = config.train.num_image_examples
+
+  def eval_step(params, batch, step, key):
+    elbo_key, prior_key = jax.random.split(key)
+    variables = {"params": params}
+    terms = model.apply(variables, batch, sigma_fn(step), rngs={"sample": elbo_key})
+    prediction = model.apply(
+        variables, batch["context_frames"], batch["context_cameras"], batch["context_mask"],
+        batch["query_camera"], method=gqn_model.GQN.generate, rngs={"sample": prior_key})
+    mse_B = jnp.mean(jnp.square(prediction - batch["query_frame"]), axis=(1, 2, 3))
+    psnr_B = -10.0 * jnp.log10(jnp.maximum(mse_B, 1e-10))
+    sums = {
+        "loss": jnp.sum(-terms.elbo),
+        "nll": jnp.sum(terms.nll),
+        "kl": jnp.sum(terms.kl),
+        "mse": jnp.sum(mse_B),
+        "psnr": jnp.sum(psnr_B),
+    }
+    pictures = {
+        "reconstruction": terms.reconstruction[:num_pictures],
+        "prior_sample": prediction[:num_pictures],
+    }
+    return sums, pictures
+
+  return jax.jit(eval_step, out_shardings=parallelism.replicated)
+
+
+def image_grid(host_batch, pictures, num_examples):
+  """One picture: a row per scene of [context views..., target, posterior recon., prior sample]."""
+  context = np.asarray(host_batch["context_frames"][:num_examples])  # [N, K, H, W, 3]
+  columns = [context[:, k] for k in range(context.shape[1])]
+  columns.append(np.asarray(host_batch["query_frame"][:num_examples]))
+  columns.append(np.asarray(pictures["reconstruction"]))
+  columns.append(np.asarray(pictures["prior_sample"]))
+  rows = min(len(c) for c in columns)
+  return images.grid(np.stack([c[:rows] for c in columns], axis=1))
+
+
+def evaluate(eval_step, params, eval_dataset, num_batches, step, key, parallelism, config):
+  """Mean test metrics over `num_batches` global batches, and the image grid of the first."""
+  totals, count, grid = {}, 0, None
+  iterator = iter(eval_dataset)  # a fresh pass: every evaluation sees the same scenes
+  for index in range(num_batches):
+    host_batch = _to_numpy(next(iterator))
+    batch = distributed.make_global_batch(host_batch, parallelism.batch)
+    sums, pictures = eval_step(params, batch, jnp.int32(step), jax.random.fold_in(key, index))
+    sums = jax.device_get(sums)
+    for name, value in sums.items():
+      totals[name] = totals.get(name, 0.0) + float(value)
+    count += config.train.batch_size
+    if grid is None:
+      grid = image_grid(host_batch, jax.device_get(pictures), config.train.num_image_examples)
+  means = {name: value / count for name, value in totals.items()}
+  means["bits_per_dim"] = means["loss"] / (config.data.image_size ** 2 * 3 * math.log(2.0))
+  means["elbo"] = -means["loss"]
+  means["sigma"] = float(schedules.sigma_schedule(config.train)(step))
+  return means, grid
+
+
+def _to_numpy(tf_batch):
+  return {name: np.asarray(value) for name, value in tf_batch.items()}
+
+
+def _make_datasets(config, root, host_batch_size):
+  from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  common = dict(name=config.data.name, root=root, batch_size=host_batch_size,
+                max_context=config.data.max_context, image_size=config.data.image_size,
+                seed=config.seed, process_index=jax.process_index(),
+                process_count=jax.process_count(), skip_bad_records=config.data.skip_bad_records)
+  train_dataset = input_pipeline.create_dataset(split="train", shuffle=True, repeat=True, **common)
+  eval_dataset = input_pipeline.create_dataset(split="test", shuffle=False, repeat=True, **common)
+  return train_dataset, eval_dataset
+
+
+class _StepReader:
+  """Reads a step's metrics back one step late, checks them and logs every log_every steps."""
+
+  def __init__(self, config, writer, start_step):
+    self._config = config
+    self._writer = writer
+    self._pending = None  # (step, device metrics) of the newest dispatched update
+    self._last_log = (start_step, time.perf_counter())
+
+  def push(self, step, metrics):
+    """Hands over update `step`'s metrics, and reads the previous update's (which has finished or
+    is about to, while this one runs)."""
+    self.flush()
+    self._pending = (step, metrics)
+
+  def flush(self):
+    """Reads the pending metrics now (before a checkpoint, an evaluation, or the end)."""
+    if self._pending is None:
+      return
+    step, metrics = self._pending
+    self._pending = None
+    values = jax.device_get(metrics)
+    if not bool(values.pop("finite")):
+      raise NonFiniteLossError(
+          f"training step {step}: loss={float(values['loss'])}, "
+          f"grad_norm={float(values['grad_norm'])} is not finite (sigma={float(values['sigma'])},"
+          f" learning_rate={float(values['learning_rate'])}). Stopped before saving this state; "
+          "the latest checkpoint is from an earlier step. Try a lower learning rate or check the "
+          "data.")
+    train = self._config.train
+    if step % train.log_every and step != train.num_steps:
+      return
+    last_step, last_time = self._last_log
+    now = time.perf_counter()
+    steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
+    self._last_log = (step, now)
+    scalars = {name: float(value) for name, value in values.items()}
+    scalars["steps_per_sec"] = steps_per_sec
+    scalars["scenes_per_sec"] = steps_per_sec * train.batch_size
+    self._writer.write_scalars(step, "train", scalars)
+    if distributed.is_main_process():
+      metric_writers.log_train(step, train.num_steps, scalars,
+                               (train.num_steps - step) / max(steps_per_sec, 1e-9))
+
+
+def _write_config_json(config, workdir):
+  with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
+    json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+
+
+def train_and_evaluate(config, workdir):
+  """Trains (or resumes training) per `config` in `workdir`; returns the final test metrics."""
+  parallelism = make_parallelism()
+  config_checks.check_config(config, device_count=jax.device_count())
+  host_batch_size = distributed.host_batch_size(config.train.batch_size)
+  root, source = data_source.resolve_root(config.data)
+  config_checks.check_context_size(config, root)
+  logging.info("data: %s (%s) under %s; %d devices on %d processes, %d scenes per host per step",
+               config.data.name, source, root, jax.device_count(), jax.process_count(),
+               host_batch_size)
+
+  model = build_model(config)
+  optimizer = build_optimizer(config.train)
+  params, opt_state = init_train_state(config, model, optimizer, parallelism)
+  train_dataset, eval_dataset = _make_datasets(config, root, host_batch_size)
+  train_iterator = iter(train_dataset)
+
+  os.makedirs(workdir, exist_ok=True)
+  manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
+  writer = metric_writers.MetricWriter(workdir, enabled=distributed.is_main_process())
+  try:
+    start_step = manager.latest_step() or 0
+    if start_step:
+      params, opt_state = checkpointing.restore(
+          manager, start_step, _abstract(params), _abstract(opt_state), train_iterator)
+      logging.info("resumed from the checkpoint of step %d in %s", start_step, workdir)
+    if distributed.is_main_process():
+      _write_config_json(config, workdir)
+    return _train_loop(config, model, optimizer, parallelism, params, opt_state, train_iterator,
+                       eval_dataset, manager, writer, start_step)
+  finally:
+    manager.wait_until_finished()  # the last good checkpoint lands even when training failed
+    manager.close()
+    writer.close()
+
+
+def _abstract(tree):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
+
+
+def _train_loop(config, model, optimizer, parallelism, params, opt_state, train_iterator,
+                eval_dataset, manager, writer, start_step):
+  train = config.train
+  train_step = make_train_step(config, model, optimizer, parallelism)
+  eval_step = make_eval_step(config, model, parallelism)
+  step_key, test_key = train_key(config.seed), eval_key(config.seed)
+  run_eval = functools.partial(evaluate, eval_step, eval_dataset=eval_dataset,
+                               num_batches=train.eval_batches, key=test_key,
+                               parallelism=parallelism, config=config)
+  eval_metrics = None
+  if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with
+    eval_metrics = _evaluate_and_write(run_eval, params, 0, writer)
+  reader = _StepReader(config, writer, start_step)
+  deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
+  for step in range(start_step, train.num_steps):
+    batch = distributed.make_global_batch(_to_numpy(next(train_iterator)), parallelism.batch)
+    params, opt_state, metrics = train_step(params, opt_state, batch, jnp.int32(step), step_key)
+    done = step + 1
+    reader.push(done, metrics)
+    # Across hosts the check is a collective, so it runs only on logged steps there.
+    out_of_time = ((jax.process_count() == 1 or done % train.log_every == 0)
+                   and _any_process(time.monotonic() >= deadline))
+    is_last = done == train.num_steps or out_of_time
+    if done % train.checkpoint_every == 0 or is_last:
+      reader.flush()  # never checkpoint a state whose loss has not been checked
+      checkpointing.save(manager, done, params, opt_state, config, train_iterator)
+    if done % train.eval_every == 0 or is_last:
+      reader.flush()
+      eval_metrics = _evaluate_and_write(run_eval, params, done, writer)
+    if out_of_time:
+      logging.info("stopping at step %d: config.train.time_limit_s=%s reached", done,
+                   train.time_limit_s)
+      break
+  reader.flush()
+  if eval_metrics is None:  # resumed from a run that had already finished
+    eval_metrics = _evaluate_and_write(run_eval, params, max(start_step, train.num_steps), writer)
+  return eval_metrics
+
+
+def _any_process(flag):
+  """True on every process when `flag` is True on any: all must stop at the same step."""
+  if jax.process_count() == 1:
+    return flag
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
+def _evaluate_and_write(run_eval, params, step, writer):
+  metrics, grid = run_eval(params, step=step)
+  writer.write_scalars(step, "test", metrics)
+  writer.write_images(step, "test", {"context_target_posterior_prior": grid})
+  writer.flush()
+  if distributed.is_main_process():
+    metric_writers.log_eval(step, metrics)
+  return metrics

@@ -1,0 +1,221 @@
+"""Tests for gqn_jax.distributed: launch detection, batch arithmetic, file sharding, two real processes.
+
+The two-process test starts two Python processes on this machine that meet through
+jax.distributed (CPU collectives), exactly as two hosts of a pod would.
+"""
+
+import importlib.util
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from gqn_jax import distributed
+
+_SLURM_STEP = {
+    "SLURM_JOB_ID": "4242", "SLURM_STEP_NODELIST": "gpu[003-004]", "SLURM_NTASKS": "2",
+    "SLURM_PROCID": "1", "SLURM_LOCALID": "0",
+}
+_EXPLICIT = {
+    "JAX_COORDINATOR_ADDRESS": "node1:12345", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3",
+}
+
+
+def test_single_process_environment_is_not_distributed():
+  assert distributed.detect_cluster({}) is None
+  assert distributed.detect_cluster({"HOME": "/root", "JAX_COORDINATOR_ADDRESS": "h:1"}) is None
+  assert distributed.maybe_initialize({}) is None
+  assert not jax.distributed.is_initialized()
+
+
+def test_explicit_variables_are_passed_through_with_detection_off():
+  spec = distributed.detect_cluster(_EXPLICIT)
+  assert spec.method == "explicit"
+  assert spec.initialize_kwargs == dict(
+      coordinator_address="node1:12345", num_processes=4, process_id=3,
+      cluster_detection_method="deactivate")
+  # Explicit variables win over the SLURM step around them (gpu_multinode.sh sets both).
+  assert distributed.detect_cluster({**_SLURM_STEP, **_EXPLICIT}).method == "explicit"
+
+
+def test_explicit_single_process_is_not_distributed():
+  env = {**_EXPLICIT, "JAX_NUM_PROCESSES": "1", "JAX_PROCESS_ID": "0"}
+  assert distributed.detect_cluster(env) is None
+
+
+@pytest.mark.parametrize("drop", ["JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"])
+def test_half_configured_launch_names_the_missing_variable(drop):
+  env = {key: value for key, value in _EXPLICIT.items() if key != drop}
+  with pytest.raises(ValueError, match=f"{drop} missing"):
+    distributed.detect_cluster(env)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("JAX_NUM_PROCESSES", "four", "JAX_NUM_PROCESSES='four' must be an integer"),
+    ("JAX_PROCESS_ID", "4", "JAX_PROCESS_ID=4 must lie in 0..JAX_NUM_PROCESSES-1"),
+    ("JAX_PROCESS_ID", "-1", "JAX_PROCESS_ID=-1 must lie in"),
+    ("GQN_DISTRIBUTED", "yes", "GQN_DISTRIBUTED='yes' must be 0"),
+])
+def test_bad_values_are_named(key, value, match):
+  with pytest.raises(ValueError, match=match):
+    distributed.detect_cluster({**_EXPLICIT, key: value})
+
+
+def test_switch_forces_or_forbids_initialization():
+  assert distributed.detect_cluster({"GQN_DISTRIBUTED": "1"}) == distributed.ClusterSpec("forced")
+  assert distributed.detect_cluster({**_EXPLICIT, "GQN_DISTRIBUTED": "0"}) is None
+
+
+def test_slurm_step_with_several_tasks_is_detected():
+  assert distributed.detect_cluster(_SLURM_STEP) == distributed.ClusterSpec("slurm")
+  assert distributed.detect_cluster({**_SLURM_STEP, "SLURM_NTASKS": "1"}) is None
+  batch_script = {k: v for k, v in _SLURM_STEP.items() if k != "SLURM_STEP_NODELIST"}
+  assert distributed.detect_cluster(batch_script) is None
+
+
+@pytest.mark.parametrize("tasks_per_node,warns", [("1(x2)", True), ("1", True), ("4(x2)", False)])
+def test_slurm_with_one_task_per_node_warns_about_its_single_gpu(monkeypatch, caplog,
+                                                                 tasks_per_node, warns):
+  monkeypatch.setattr(jax.distributed, "initialize", lambda **kwargs: None)
+  env = {**_SLURM_STEP, "SLURM_STEP_TASKS_PER_NODE": tasks_per_node}
+  assert distributed.maybe_initialize(env).method == "slurm"
+  assert ("every node uses one GPU" in caplog.text) == warns
+
+
+def test_tpu_pod_environment_is_detected():
+  assert distributed.detect_cluster({"TPU_WORKER_HOSTNAMES": "t0,t1"}).method == "tpu"
+  assert distributed.detect_cluster({"TPU_WORKER_HOSTNAMES": "t0"}) is None
+  assert distributed.detect_cluster({"MEGASCALE_NUM_SLICES": "2"}).method == "tpu"
+
+
+def test_maybe_initialize_calls_jax_with_the_detected_arguments(monkeypatch):
+  calls = []
+  monkeypatch.setattr(jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
+  spec = distributed.maybe_initialize(_EXPLICIT)
+  assert spec.method == "explicit"
+  assert calls == [spec.initialize_kwargs]
+
+
+@pytest.mark.parametrize("global_batch,processes,local_devices,per_host", [
+    (36, 1, 1, 36), (36, 1, 4, 36), (64, 2, 4, 32), (256, 32, 8, 8), (512, 64, 4, 8),
+])
+def test_host_batch_times_hosts_is_the_global_batch(global_batch, processes, local_devices,
+                                                    per_host):
+  got = distributed.host_batch_size(global_batch, processes, local_devices)
+  assert got == per_host
+  assert got * processes == global_batch
+  assert got % local_devices == 0  # every local device gets the same number of examples
+
+
+def test_host_batch_defaults_to_this_run():
+  assert distributed.host_batch_size(jax.device_count()) == jax.local_device_count()
+
+
+def test_indivisible_global_batch_says_what_to_use():
+  with pytest.raises(ValueError, match=r"36 does not divide evenly over 32 devices \(4 processes "
+                     r"x 8 local devices\).*multiple of 32, e.g. 32 or 64"):
+    distributed.host_batch_size(36, 4, 8)
+  with pytest.raises(ValueError, match="config.train.batch_size to a multiple of 8, e.g. 8$"):
+    distributed.host_batch_size(4, 2, 4)
+
+
+@pytest.mark.parametrize("bad", [0, -8, 2.0, True, "8"])
+def test_non_positive_or_non_integer_counts_are_rejected(bad):
+  with pytest.raises(ValueError, match="global_batch_size must be a positive integer"):
+    distributed.host_batch_size(bad, 1, 1)
+  with pytest.raises(ValueError, match="process_count must be a positive integer"):
+    distributed.host_batch_size(8, bad, 1)
+  with pytest.raises(ValueError, match="local_device_count must be a positive integer"):
+    distributed.host_batch_size(8, 1, bad)
+
+
+@pytest.mark.parametrize("num_files,process_count", [(16, 4), (2160, 32), (10, 3), (7, 7)])
+def test_each_process_reads_a_disjoint_share_and_together_all_files(num_files, process_count):
+  # The input pipeline owns the sharding rule; this checks the multi-host property of it.
+  from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  files = [f"/data/rooms/train/{i:04d}-of-{num_files:04d}.tfrecord" for i in range(1, num_files + 1)]
+  shares = [input_pipeline.shard_files(files, index, process_count)
+            for index in range(process_count)]
+  seen = [name for share in shares for name in share]
+  assert sorted(seen) == sorted(files)  # covering, and no file twice (disjoint)
+  assert max(map(len, shares)) - min(map(len, shares)) <= 1  # balanced
+
+
+_WORKER = textwrap.dedent("""
+    import jax, numpy as np
+    from gqn_jax import distributed
+    spec = distributed.maybe_initialize()
+    mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                         axis_types=(jax.sharding.AxisType.Auto,))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    rows = distributed.host_batch_size(8)
+    # Process p contributes rows holding p + 1, so the global sum proves both halves arrived.
+    batch = distributed.make_global_batch(
+        {"x": np.full((rows, 3), jax.process_index() + 1, np.float32)}, sharding)
+    total = jax.jit(lambda x: x.sum())(batch["x"])
+    print("RESULT", spec.method, jax.process_index(), jax.process_count(), jax.device_count(),
+          rows, batch["x"].shape, float(total), distributed.is_main_process(), flush=True)
+""")
+
+
+def _free_port():
+  with socket.socket() as sock:
+    sock.bind(("localhost", 0))
+    return sock.getsockname()[1]
+
+
+def test_two_processes_form_one_global_batch():
+  port = _free_port()
+  procs = []
+  for process_id in range(2):
+    env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
+               JAX_PROCESS_ID=str(process_id), JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    procs.append(subprocess.Popen([sys.executable, "-c", _WORKER], env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+  outputs = []
+  for proc in procs:
+    try:
+      out, _ = proc.communicate(timeout=120)
+    finally:
+      proc.kill()
+    assert proc.returncode == 0, out
+    outputs.append([line for line in out.splitlines() if line.startswith("RESULT")][0])
+  # 2 processes x 2 devices; 4 rows each of 1s and of 2s over 3 columns: 12 + 24.
+  assert outputs == [
+      "RESULT explicit 0 2 4 4 (8, 3) 36.0 True",
+      "RESULT explicit 1 2 4 4 (8, 3) 36.0 False",
+  ]
+
+
+def test_scaling_doc_uses_the_models_parameter_count():
+  """docs/scaling.md derives the all-reduce size from this count; it must be the model's."""
+  from gqn_jax import model as gqn_model  # pylint: disable=g-import-not-at-top
+  repo = pathlib.Path(__file__).resolve().parent.parent
+  spec = importlib.util.spec_from_file_location("rooms_config", repo / "configs" / "rooms.py")
+  rooms = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(rooms)
+  config = rooms.get_config()
+  model = gqn_model.GQN(gqn_model.GQNConfig(image_size=config.data.image_size, **config.model))
+  size, slots = config.data.image_size, config.data.max_context
+  batch = dict(
+      context_frames=np.zeros((1, slots, size, size, 3), np.float32),
+      context_cameras=np.zeros((1, slots, 5), np.float32),
+      context_mask=np.ones((1, slots), bool),
+      query_frame=np.zeros((1, size, size, 3), np.float32),
+      query_camera=np.zeros((1, 5), np.float32))
+  key = jax.random.key(0)
+  shapes = jax.eval_shape(lambda: model.init({"params": key, "sample": key}, batch, 2.0))
+  num_params = sum(leaf.size for leaf in jax.tree.leaves(shapes["params"]))
+  doc = (repo / "docs" / "scaling.md").read_text()
+  claimed = int(re.search(r"\| parameters \| \*\*([\d,]+)\*\*", doc).group(1).replace(",", ""))
+  assert claimed == num_params
+  megabytes = int(re.search(r"x 4 bytes = \*\*(\d+) MB\*\*", doc).group(1))
+  assert megabytes == round(num_params * 4 / 1e6)

@@ -1,0 +1,79 @@
+"""Tests of gqn_jax.evaluate: metrics per number of context views, and the CLI's JSON and plot."""
+
+import json
+import math
+import subprocess
+import sys
+
+import jax
+import numpy as np
+from PIL import Image
+import pytest
+
+from gqn_jax import evaluate
+from gqn_jax import inference
+from tests.test_inference import REPO
+from tests.test_inference import tiny_run_workdir
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+  return tiny_run_workdir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+  return inference.load(workdir)
+
+
+def test_view_orders_are_permutations_fixed_per_scene():
+  orders = evaluate.view_orders(4, 10, seed=3)
+  assert orders.shape == (4, 10)
+  assert all(sorted(row) == list(range(10)) for row in orders)
+  np.testing.assert_array_equal(evaluate.view_orders(2, 10, seed=3), orders[:2])
+  assert not np.array_equal(evaluate.view_orders(4, 10, seed=4), orders)
+
+
+def test_evaluate_scenes_keys_finite_values_and_units(trained):
+  frames, cameras = inference.load_test_scenes(trained.config, num_scenes=3)
+  results = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2)
+  max_context = trained.config.data.max_context
+  assert results["num_context"] == list(range(max_context + 1))
+  assert results["num_scenes"] == 3 and results["step"] == trained.step
+  assert results["sigma"] == pytest.approx(trained.sigma)
+  for name in evaluate.METRICS:
+    assert len(results[name]) == max_context + 1
+    assert len(results[name + "_stderr"]) == max_context + 1
+    assert all(math.isfinite(v) for v in results[name] + results[name + "_stderr"])
+  elbo = np.array(results["elbo_nats_per_image"])
+  np.testing.assert_allclose(elbo, -(np.array(results["kl_nats"]) + np.array(results["nll_nats"])),
+                             rtol=1e-5)
+  num_dims = trained.image_size ** 2 * 3
+  np.testing.assert_allclose(results["bits_per_dim"], -elbo / (num_dims * math.log(2)), rtol=1e-5)
+  assert min(results["kl_nats"]) >= 0.0
+  assert all(0.0 <= mse <= 1.0 for mse in results["mse"])
+  # The mean of per-image PSNRs is at most the PSNR of the mean MSE (Jensen), never above.
+  for mse, psnr in zip(results["mse"], results["psnr_db"]):
+    assert psnr >= 10 * math.log10(1 / mse) - 1e-4
+  again = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2)
+  assert again == results
+
+
+def test_evaluate_scenes_checks_the_context_size(trained):
+  frames, cameras = inference.load_test_scenes(trained.config, num_scenes=1)
+  with pytest.raises(ValueError, match="max_context=10 needs scenes with more than 10 views"):
+    evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), max_context=10)
+
+
+def test_cli_writes_json_and_plot(workdir, tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "gqn_jax.evaluate", f"--workdir={workdir}", "--num_scenes=2",
+       f"--out={tmp_path}"], capture_output=True, text=True, check=False, cwd=REPO)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / "evaluation.json", encoding="utf-8") as file:
+    results = json.load(file)
+  assert results["num_scenes"] == 2
+  assert set(evaluate.METRICS) <= set(results)
+  with Image.open(tmp_path / "evaluation.png") as plot:
+    assert plot.format == "PNG" and plot.size[0] > 500
+  assert "psnr_db" in result.stdout

@@ -1,0 +1,106 @@
+"""Data parallelism: a training step on 1 device and on 8 emulated CPU devices gives one result.
+
+JAX fixes the CPU device count when it starts, so the comparison runs in a subprocess that sets
+XLA_FLAGS=--xla_force_host_platform_device_count=8 before importing jax.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_SCRIPT = textwrap.dedent("""
+    import json
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from gqn_jax import default_config, distributed, train
+
+    assert jax.device_count() == 8, jax.devices()
+    config = default_config.finish(
+        default_config.paper_config("rooms_ring_camera", 64, 5), "tiny")
+    config.train.batch_size = 8
+    model = train.build_model(config)
+    optimizer = train.build_optimizer(config.train)
+    rng = np.random.default_rng(0)
+    host_batch = {name: rng.random(value.shape, np.float32).astype(value.dtype)
+                  for name, value in train.dummy_batch(config, 8).items()}
+    host_batch["context_mask"] = rng.random((8, config.data.max_context)) < 0.6
+    identical = {name: np.repeat(value[:1], 8, axis=0) for name, value in host_batch.items()}
+
+    nll_fn = jax.jit(lambda p, b: model.apply(
+        {"params": p}, b, 1.0, rngs={"sample": jax.random.key(3)}).nll)
+
+    initial = train.init_train_state(config, model, optimizer, train.make_parallelism())
+
+    def run(parallelism, step_fn):
+      # Copies: the step donates its inputs.
+      params, opt_state = jax.tree.map(
+          lambda x: jax.device_put(jnp.array(x), parallelism.replicated), initial)
+      batch = distributed.make_global_batch(host_batch, parallelism.batch)
+      losses = []
+      for step in range(2):
+        params, opt_state, metrics = step_fn(params, opt_state, batch, jnp.int32(step),
+                                             train.train_key(config.seed))
+        losses.append(float(metrics["loss"]))
+      leaves = [np.asarray(leaf).ravel() for leaf in jax.tree.leaves(params)]
+      # Per-example terms of 8 copies of one example: equal terms would mean shared noise.
+      per_example = nll_fn(params, distributed.make_global_batch(identical, parallelism.batch))
+      return {"losses": losses, "params": np.concatenate(leaves).tolist(),
+              "batch_devices": len(batch["query_frame"].sharding.device_set),
+              "params_replicated": bool(jax.tree.leaves(params)[0].sharding.is_fully_replicated),
+              "per_example_nll": np.asarray(per_example).tolist()}
+
+    results = {}
+    for name, devices in (("one", jax.devices()[:1]), ("eight", jax.devices())):
+      parallelism = train.make_parallelism(devices)
+      step_fn = train.make_train_step(config, model, optimizer, parallelism)
+      results[name] = run(parallelism, step_fn)
+      if name == "eight":
+        results["eight_again"] = run(parallelism, step_fn)
+    print("RESULT" + json.dumps(results))
+""")
+
+
+@pytest.fixture(scope="module")
+def results():
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+             JAX_PLATFORMS="cpu")
+  completed = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO_DIR, env=env,
+                             capture_output=True, text=True, timeout=600, check=False)
+  assert completed.returncode == 0, completed.stderr[-4000:]
+  line = [l for l in completed.stdout.splitlines() if l.startswith("RESULT")][-1]
+  return json.loads(line[len("RESULT"):])
+
+
+def test_eight_devices_shard_the_batch_and_replicate_params(results):
+  assert results["one"]["batch_devices"] == 1
+  assert results["eight"]["batch_devices"] == 8
+  assert results["eight"]["params_replicated"]
+
+
+def test_one_and_eight_devices_agree(results):
+  np.testing.assert_allclose(results["eight"]["losses"], results["one"]["losses"], rtol=1e-5)
+  # Adam divides by sqrt(v): where a gradient is ~0, float summation order can move that
+  # parameter's update by a fraction of the learning rate (5e-4 per step), so atol is 2% of it.
+  np.testing.assert_allclose(results["eight"]["params"], results["one"]["params"],
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_same_seed_and_devices_reproduce_exactly(results):
+  assert results["eight_again"]["losses"] == results["eight"]["losses"]
+  assert results["eight_again"]["params"] == results["eight"]["params"]
+
+
+def test_every_example_draws_its_own_noise(results):
+  for run in ("one", "eight"):
+    nll = results[run]["per_example_nll"]
+    assert len(set(nll)) == len(nll), nll
+  np.testing.assert_allclose(results["eight"]["per_example_nll"], results["one"]["per_example_nll"],
+                             rtol=1e-5)

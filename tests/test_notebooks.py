@@ -1,0 +1,79 @@
+"""Executes notebooks/train_tpu.ipynb and notebooks/render.ipynb top to bottom on the CPU.
+
+Like papermill, the test inserts a cell of overrides right after the cell tagged 'parameters':
+a tiny configuration, procedural data and temporary folders. A notebook that raises fails the test
+with the failing cell's traceback.
+"""
+
+import pathlib
+
+import nbclient
+import nbformat
+import pytest
+
+from tests.test_inference import REPO
+from tests.test_inference import tiny_run_workdir
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def inject_parameters(notebook, parameters):
+  """Inserts `NAME = value` lines after the 'parameters' cell, as papermill does."""
+  tagged = [i for i, cell in enumerate(notebook.cells)
+            if "parameters" in cell.get("metadata", {}).get("tags", [])]
+  assert len(tagged) == 1, "a notebook needs exactly one cell tagged 'parameters'"
+  source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+  cell = nbformat.v4.new_code_cell(source)
+  cell.metadata["tags"] = ["injected-parameters"]
+  notebook.cells.insert(tagged[0] + 1, cell)
+  return notebook
+
+
+def execute(name, parameters, tmp_path):
+  notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+  nbformat.validate(notebook)
+  inject_parameters(notebook, parameters)
+  client = nbclient.NotebookClient(
+      notebook, timeout=600, kernel_name="python3",
+      resources={"metadata": {"path": str(NOTEBOOKS)}})
+  client.execute()
+  nbformat.write(notebook, tmp_path / name)  # kept for inspection when something looks off
+  return notebook
+
+
+def outputs_of(notebook, kind):
+  return [output for cell in notebook.cells if cell.cell_type == "code"
+          for output in cell.get("outputs", []) if output.get("output_type") == kind]
+
+
+def test_train_notebook_trains_in_chunks_and_resumes(tmp_path, tmp_path_factory):
+  tiny_run_workdir(tmp_path_factory)  # renders the procedural scenes this test reuses
+  cache = tmp_path_factory.getbasetemp() / "gqn_inference_tiny_run" / "procedural"
+  workdir = tmp_path / "run"
+  parameters = {
+      "CONFIG": "configs/rooms.py:tiny", "WORKDIR": str(workdir), "DATA_SOURCE": "procedural",
+      "DATA_ROOT": str(tmp_path / "no_deepmind_data"), "PROCEDURAL_CACHE": str(cache),
+      "NUM_STEPS": 2, "STEPS_PER_CHUNK": 1, "NUM_PLOT_SCENES": 2,
+  }
+  notebook = execute("train_tpu.ipynb", parameters, tmp_path)
+  assert sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()) == [
+      "1", "2"]
+  assert any("image/png" in output.get("data", {}) for output in outputs_of(notebook,
+                                                                            "display_data"))
+  # A second run (a restarted runtime) finds the finished run and trains no further.
+  parameters["NUM_STEPS"] = 3
+  notebook = execute("train_tpu.ipynb", parameters, tmp_path)
+  text = "".join(output.get("text", "") for output in outputs_of(notebook, "stream"))
+  assert "starting at step 2 of 3" in text
+  assert (workdir / "checkpoints" / "3").is_dir()
+
+
+def test_render_notebook_runs_on_a_tiny_checkpoint(tmp_path, tmp_path_factory):
+  workdir = tiny_run_workdir(tmp_path_factory)
+  parameters = {"WORKDIR": workdir, "NUM_SCENES": 3, "NUM_SAMPLES": 2, "NUM_FRAMES": 4}
+  notebook = execute("render.ipynb", parameters, tmp_path)
+  pictures = [output for output in outputs_of(notebook, "display_data")
+              if "image/png" in output.get("data", {}) or "image/gif" in output.get("data", {})]
+  # Novel views, fly-around, uncertainty, information gain, scene algebra.
+  assert len(pictures) >= 5
+  assert pathlib.Path(workdir, "flyaround.gif").is_file()

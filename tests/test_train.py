@@ -1,0 +1,164 @@
+"""End-to-end training on tiny procedural data: outputs, exact resumption, errors, NaN stop.
+
+The runs share one procedural dataset and one persistent XLA compilation cache, so only the first
+run pays for compiling; the later ones (same shapes, same constants) load the executables.
+"""
+
+import glob
+import json
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from gqn_jax import checkpointing
+from gqn_jax import default_config
+from gqn_jax import inference
+from gqn_jax import train
+
+
+@pytest.fixture(scope="module")
+def compilation_cache(tmp_path_factory):
+  old = {name: jax.config.values[name] for name in (
+      "jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+      "jax_persistent_cache_min_entry_size_bytes")}
+  jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla_cache")))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  yield
+  for name, value in old.items():
+    jax.config.update(name, value)
+
+
+@pytest.fixture(scope="module")
+def procedural_cache(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("procedural"))
+
+
+def tiny_config(procedural_cache, num_steps=4):
+  config = default_config.finish(
+      default_config.paper_config("rooms_ring_camera", image_size=64, max_context=5), "tiny")
+  config.data.source = "procedural"
+  config.data.procedural_cache = procedural_cache
+  config.train.num_steps = num_steps
+  return config
+
+
+def read_metrics(workdir, split):
+  with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
+    rows = [json.loads(line) for line in f]
+  return [row for row in rows if row["split"] == split]
+
+
+@pytest.fixture(scope="module")
+def runs(compilation_cache, procedural_cache, tmp_path_factory):
+  """An uninterrupted 4-step run, and a run stopped after 2 steps then resumed to 4."""
+  del compilation_cache
+  straight = str(tmp_path_factory.mktemp("straight"))
+  final_metrics = train.train_and_evaluate(tiny_config(procedural_cache), straight)
+  resumed = str(tmp_path_factory.mktemp("resumed"))
+  train.train_and_evaluate(tiny_config(procedural_cache, num_steps=2), resumed)
+  # What a crash in the middle of saving step 3 leaves behind: an unfinished temporary folder.
+  partial = os.path.join(resumed, "checkpoints", "3.orbax-checkpoint-tmp", "params")
+  os.makedirs(partial)
+  with open(os.path.join(partial, "garbage"), "w", encoding="utf-8") as f:
+    f.write("half-written")
+  train.train_and_evaluate(tiny_config(procedural_cache), resumed)
+  return {"straight": straight, "resumed": resumed, "final_metrics": final_metrics}
+
+
+def test_run_writes_metrics_for_every_logged_step(runs):
+  train_rows = read_metrics(runs["straight"], "train")
+  assert [row["step"] for row in train_rows] == [1, 2, 3, 4]
+  for row in train_rows:
+    for key in ("loss", "nll", "kl", "bits_per_dim", "sigma", "learning_rate", "grad_norm",
+                "steps_per_sec", "scenes_per_sec"):
+      assert np.isfinite(row[key]), key
+    np.testing.assert_allclose(row["loss"], row["nll"] + row["kl"], rtol=1e-5)
+  assert train_rows[0]["sigma"] == pytest.approx(2.0)
+  assert train_rows[0]["learning_rate"] == pytest.approx(5e-4)
+  test_rows = read_metrics(runs["straight"], "test")
+  assert [row["step"] for row in test_rows] == [0, 4]
+  for key in ("loss", "elbo", "bits_per_dim", "kl", "mse", "psnr"):
+    assert np.isfinite(test_rows[-1][key]), key
+  assert test_rows[-1]["loss"] == pytest.approx(runs["final_metrics"]["loss"])
+  assert test_rows[-1]["psnr"] == pytest.approx(-10 * np.log10(test_rows[-1]["mse"]), abs=3.0)
+
+
+def test_run_writes_tensorboard_scalars_and_images(runs):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  events = glob.glob(os.path.join(runs["straight"], "tensorboard", "events.out.tfevents.*"))
+  assert len(events) == 1
+  accumulator = event_accumulator.EventAccumulator(events[0], size_guidance={"tensors": 0})
+  accumulator.Reload()
+  tags = set(accumulator.Tags()["tensors"])
+  assert {"train/loss", "train/grad_norm", "test/loss", "test/psnr"} <= tags
+  assert "test/context_target_posterior_prior" in tags
+  assert [event.step for event in accumulator.Tensors("train/loss")] == [1, 2, 3, 4]
+
+
+def test_run_writes_config_and_checkpoints(runs):
+  workdir = runs["straight"]
+  with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
+    assert json.load(f)["train"]["num_steps"] == 4
+  steps = sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints")))
+  assert steps == [2, 4]
+  items = set(os.listdir(os.path.join(workdir, "checkpoints", "4")))
+  assert {"params", "opt_state", "config", "data"} <= items
+  trained = inference.load(workdir)  # what render/evaluate do: params and config only
+  assert trained.step == 4
+
+
+def test_resumed_losses_equal_an_uninterrupted_run(runs):
+  straight = read_metrics(runs["straight"], "train")
+  resumed = read_metrics(runs["resumed"], "train")
+  assert [row["step"] for row in resumed] == [1, 2, 3, 4]
+  for key in ("loss", "nll", "kl", "grad_norm", "sigma", "learning_rate"):
+    assert [row[key] for row in resumed] == [row[key] for row in straight], key
+  assert read_metrics(runs["resumed"], "test")[-1]["loss"] == read_metrics(
+      runs["straight"], "test")[-1]["loss"]
+
+
+def test_half_written_checkpoint_is_ignored(runs):
+  manager = checkpointing.create_manager(runs["resumed"], max_to_keep=3)
+  try:
+    assert manager.latest_step() == 4
+    assert 3 not in manager.all_steps()
+  finally:
+    manager.close()
+
+
+def test_finished_run_resumes_to_evaluation_only(runs, procedural_cache, tmp_path):
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(runs["straight"], workdir)
+  metrics = train.train_and_evaluate(tiny_config(procedural_cache), workdir)
+  assert metrics["loss"] == runs["final_metrics"]["loss"]
+  assert [row["step"] for row in read_metrics(workdir, "train")] == [1, 2, 3, 4]
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
+    compilation_cache, procedural_cache, tmp_path):
+  del compilation_cache
+  config = tiny_config(procedural_cache)
+  # sigma_s reaches 0 at s = 2, so the third update (step 3) has log(0) in its likelihood.
+  config.train.sigma_initial = 1.0
+  config.train.sigma_final = 0.0
+  config.train.sigma_anneal_steps = 2
+  config.train.checkpoint_every = 1
+  config.train.eval_at_start = False
+  workdir = str(tmp_path)
+  with pytest.raises(train.NonFiniteLossError, match="training step 3"):
+    train.train_and_evaluate(config, workdir)
+  steps = sorted(int(name) for name in os.listdir(os.path.join(workdir, "checkpoints")))
+  assert steps == [1, 2]
+  assert [row["step"] for row in read_metrics(workdir, "train")] == [1, 2]
+
+
+def test_bad_config_fails_before_any_work(procedural_cache, tmp_path):
+  config = tiny_config(procedural_cache)
+  config.data.name = "rooms_ring"
+  with pytest.raises(ValueError, match="unknown GQN dataset 'rooms_ring'"):
+    train.train_and_evaluate(config, str(tmp_path / "never"))
+  assert not os.path.exists(tmp_path / "never")
