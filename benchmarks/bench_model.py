@@ -135,6 +135,7 @@ def main():
   start = time.perf_counter()
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
+  print(f"lowered in {lower_s:.1f} s, compiled in {compile_s:.1f} s", flush=True)
   flops = step_flops(config, state, batch, optimizer)
 
   state, loss = compiled(state, batch, jax.random.key(0))  # warm-up
@@ -146,6 +147,7 @@ def main():
     state, loss = compiled(state, batch, jax.random.key(step + 1))
     loss.block_until_ready()
     step_times.append(time.perf_counter() - start)
+    print(f"step {step}: {step_times[-1]:.2f} s", flush=True)
   if not np.isfinite(float(loss)):
     raise RuntimeError(f"training step produced a non-finite loss {float(loss)}")
 

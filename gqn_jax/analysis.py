@@ -2,18 +2,19 @@
 
 All functions take a `gqn_jax.inference.TrainedGQN` (from `inference.load`) and raw poses.
 
-Scene algebra (the paper's shape, colour and position arithmetic). Representations add: r(A) - r(B) + r(C) is fed to the
-generator as if it described one scene, e.g. "red sphere" - "blue sphere" + "blue cube" renders a
-red cube. `scene_algebra` does the arithmetic on r = represent(context) and renders the result.
+Scene algebra (the paper's shape, colour and position arithmetic). Representations add:
+r(A) - r(B) + r(C) is fed to the generator as if it described one scene, e.g. "red sphere" -
+"blue sphere" + "blue cube" should render a red cube. `scene_algebra` does the arithmetic on
+r = represent(context) and renders the result.
 
-Uncertainty. The generator is a latent-variable model, so where the
-context does not pin the scene down its prior samples disagree. `pixel_uncertainty` is the
-standard deviation across prior samples of each pixel, averaged over the three colour channels.
+Uncertainty. The generator is a latent-variable model, so where the context does not pin the
+scene down its prior samples disagree. `pixel_uncertainty` is the standard deviation across
+prior samples of each pixel, averaged over the three colour channels.
 
 Expected information gain of a candidate view v (the maze experiment). The quantity of interest
 is the mutual information between the latents z and the image x seen from v, given the context:
 
-  I(z; x | v, context) = E_{x ~ p(x | v, context)} [ KL( p(z | x, v, context) || p(z | v, context) ) ].
+  I(z; x | v, context) = E_{x ~ p(x | v, context)} KL(p(z | x, v, context) || p(z | v, context)).
 
 Our estimator replaces the true posterior by the model's inference network q and the expectation by
 a Monte Carlo average over S imagined observations:
@@ -25,8 +26,8 @@ the ELBO's KL term summed over the L generation steps (itself a single-sample es
 per-step KLs are analytic Gaussians, conditioned on posterior samples of the earlier steps). It
 is in nats. We feed the mean image rather than adding N(0, sigma^2) pixel noise because the
 inference network was trained on clean images. This is an approximation, not a bound: it equals
-the mutual information only when q is the exact posterior and S is large. It ranks candidate views
-the way the paper's figure does: views whose content the context already determines have low KL.
+the mutual information only when q is the exact posterior and S is large. Views whose content the
+context already determines should score low.
 """
 
 import jax

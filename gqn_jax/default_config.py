@@ -78,12 +78,15 @@ def apply_small(config):
   config.model.z_channels = 4
   config.model.canvas_channels = 32
   config.model.r_channels = 64
+  # XLA's CPU backend runs the convolutions' backward pass inside a lax.scan loop about 20x
+  # slower than unrolled (measured: 19 s vs 0.9 s per step of this config); unroll on CPU.
+  config.model.scan = False
   config.train.batch_size = 16
   config.train.num_steps = 100_000
   config.train.lr_initial = 1e-3
   config.train.lr_final = 1e-4
   config.train.lr_anneal_steps = 20_000
-  config.train.sigma_anneal_steps = 2_000
+  config.train.sigma_anneal_steps = 1_000
   config.train.log_every = 20
   config.train.checkpoint_every = 500
   config.train.eval_every = 200
@@ -102,6 +105,7 @@ def apply_tiny(config):
   config.model.z_channels = 2
   config.model.canvas_channels = 8
   config.model.r_channels = 16
+  config.model.scan = False  # see apply_small
   config.train.batch_size = 4
   config.train.num_steps = 4
   config.train.log_every = 1

@@ -35,16 +35,11 @@ from gqn_jax import inference
 METRICS = ("elbo_nats_per_image", "bits_per_dim", "kl_nats", "nll_nats", "mse", "psnr_db")
 
 
-def view_orders(num_scenes, views_per_scene, seed):
-  """[N, S] permutations of view indices; row n depends only on (seed, n), not on N."""
+def view_orders(scene_ids, views_per_scene, seed):
+  """[N, S] permutations of view indices; the row of scene n depends only on (seed, n)."""
   return np.stack([
-      np.random.default_rng([seed, scene]).permutation(views_per_scene)
-      for scene in range(num_scenes)])
-
-
-def _gather_views(frames_NxSxHxWx3, cameras_NxSx5, order_NxV):
-  rows = np.arange(len(order_NxV))[:, None]
-  return frames_NxSxHxWx3[rows, order_NxV], cameras_NxSx5[rows, order_NxV]
+      np.random.default_rng([seed, int(scene)]).permutation(views_per_scene)
+      for scene in scene_ids])
 
 
 def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, num_samples,
@@ -68,14 +63,39 @@ def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, n
   }
 
 
-def evaluate_scenes(trained, frames_NxSxHxWx3, cameras_NxSx5, rng, max_context=None,
-                    batch_size=16, num_samples=1, sigma=None, seed=0):
-  """Metrics per number of context views over the given scenes.
+def _block_metrics(trained, frames, cameras, first_scene, batch_size, rng, max_context,
+                   num_samples, sigma, seed):
+  """{metric: [K + 1, b]} for a block of b <= batch_size scenes numbered from first_scene."""
+  num_scenes, views_per_scene = frames.shape[:2]
+  if not 0 <= max_context < views_per_scene:
+    raise ValueError(
+        f"max_context={max_context} needs scenes with more than {max_context} views; these have "
+        f"{views_per_scene}")
+  order = view_orders(range(first_scene, first_scene + num_scenes), views_per_scene, seed)
+  rows = np.arange(num_scenes)[:, None]
+  frames, cameras = frames[rows, order], cameras[rows, order]
+  # Pad to batch_size by repeating the last scene, so every block has one shape (one compile).
+  padded = np.arange(batch_size).clip(max=num_scenes - 1)
+  frames, cameras = frames[padded], cameras[padded]
+  block = {name: [] for name in METRICS}
+  for num_context in range(max_context + 1):
+    key = jax.random.fold_in(jax.random.fold_in(rng, num_context), first_scene)
+    metrics = _batch_metrics(
+        trained, frames[:, 1:1 + num_context], cameras[:, 1:1 + num_context], frames[:, 0],
+        cameras[:, 0], key, num_samples, sigma)
+    for name in METRICS:
+      block[name].append(np.asarray(metrics[name])[:num_scenes])
+  return {name: np.stack(values) for name, values in block.items()}
+
+
+def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_samples=1,
+                    sigma=None, seed=0):
+  """Metrics per number of context views over an iterable of scenes, batch_size at a time.
 
   Args:
     trained: a `gqn_jax.inference.TrainedGQN`.
-    frames_NxSxHxWx3: float frames in [0, 1] of N scenes with S views each.
-    cameras_NxSx5: their raw poses.
+    scenes: iterable of (frames [S, H, W, 3] float in [0, 1], cameras [S, 5] raw poses), e.g.
+      `inference.iter_test_scenes(config)`; only one batch of scenes is held at a time.
     rng: jax.random key; the same key gives the same numbers.
     max_context: largest M (default config.data.max_context); must be below S.
     batch_size: scenes per compiled call (the last batch is padded, padding is discarded).
@@ -84,36 +104,36 @@ def evaluate_scenes(trained, frames_NxSxHxWx3, cameras_NxSx5, rng, max_context=N
     seed: seeds the per-scene view permutations.
 
   Returns:
-    {'num_context': [0..K], metric: [K + 1 means], metric + '_stderr': [...]} for METRICS.
+    {'num_context': [0..K], metric: [K + 1 means], metric + '_stderr': [...], 'step', 'sigma',
+    'num_scenes', 'num_samples'} for every metric in METRICS.
   """
-  frames = np.asarray(frames_NxSxHxWx3, np.float32)
-  cameras = np.asarray(cameras_NxSx5, np.float32)
-  num_scenes, views_per_scene = frames.shape[:2]
   max_context = trained.config.data.max_context if max_context is None else max_context
-  if not 0 <= max_context < views_per_scene:
-    raise ValueError(
-        f"max_context={max_context} needs scenes with more than {max_context} views; these have "
-        f"{views_per_scene}")
-  if num_scenes < 1:
-    raise ValueError("evaluate_scenes needs at least one scene")
   sigma = trained.sigma if sigma is None else float(sigma)
-  frames, cameras = _gather_views(frames, cameras, view_orders(num_scenes, views_per_scene, seed))
-  batch_size = min(batch_size, num_scenes)
-  per_context = {name: [] for name in METRICS}
-  for num_context in range(max_context + 1):
-    per_scene = {name: [] for name in METRICS}
-    for index, start in enumerate(range(0, num_scenes, batch_size)):
-      # Pad the last batch by repeating its final scene, so every batch has one shape.
-      rows = np.arange(start, start + batch_size).clip(max=num_scenes - 1)
-      key = jax.random.fold_in(jax.random.fold_in(rng, num_context), index)
-      metrics = _batch_metrics(
-          trained, frames[rows, 1:1 + num_context], cameras[rows, 1:1 + num_context],
-          frames[rows, 0], cameras[rows, 0], key, num_samples, sigma)
-      for name in METRICS:
-        per_scene[name].append(np.asarray(metrics[name])[:min(batch_size, num_scenes - start)])
-    for name in METRICS:
-      per_context[name].append(np.concatenate(per_scene[name]))
+  blocks, pending, num_scenes = [], [], 0
+
+  def flush():
+    frames, cameras = (np.stack(parts).astype(np.float32) for parts in zip(*pending))
+    blocks.append(_block_metrics(trained, frames, cameras, num_scenes - len(pending),
+                                 batch_size, rng, max_context, num_samples, sigma, seed))
+    pending.clear()
+
+  for scene in scenes:
+    pending.append(scene)
+    num_scenes += 1
+    if len(pending) == batch_size:
+      flush()
+  if pending:
+    flush()
+  if num_scenes == 0:
+    raise ValueError("evaluation needs at least one scene")
+  per_context = {name: list(np.concatenate([b[name] for b in blocks], axis=1))
+                 for name in METRICS}
   return summarize(per_context, max_context, num_scenes, sigma, trained.step, num_samples)
+
+
+def evaluate_scenes(trained, frames_NxSxHxWx3, cameras_NxSx5, rng, **kwargs):
+  """`evaluate_stream` over scenes held in memory: frames [N, S, H, W, 3], cameras [N, S, 5]."""
+  return evaluate_stream(trained, zip(frames_NxSxHxWx3, cameras_NxSx5), rng, **kwargs)
 
 
 def summarize(per_context, max_context, num_scenes, sigma, step, num_samples):
@@ -156,10 +176,10 @@ def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_sample
         data_root=None):
   """Loads the checkpoint and the test split, evaluates, writes JSON + PNG; returns the results."""
   trained = inference.load(workdir, step)
-  frames, cameras = inference.load_test_scenes(trained.config, num_scenes, data_root)
-  results = evaluate_scenes(
-      trained, frames, cameras, jax.random.key(seed), batch_size=batch_size,
-      num_samples=num_samples, seed=seed)
+  scenes = inference.iter_test_scenes(trained.config, num_scenes, data_root)
+  results = evaluate_stream(
+      trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,
+      seed=seed)
   out = workdir if out is None else out
   os.makedirs(out, exist_ok=True)
   json_path = os.path.join(out, "evaluation.json")

@@ -12,7 +12,8 @@ optimizer is built. The returned `TrainedGQN` wraps jitted calls of the model:
   out.samples  # [B, Q, S, H, W, 3], one eta^g(u_L) per prior sample (Algorithm S3)
 
 Rendering is chunked over (scene, query, sample) rows with a fixed chunk size, so any number of
-query poses fits in memory and one compiled function serves every chunk.
+query poses fits in memory and one compiled function serves every chunk. `iter_test_scenes` and
+`load_test_scenes` read the run's test split at the model's resolution.
 """
 
 import dataclasses
@@ -31,7 +32,7 @@ from gqn_jax import schedules
 from gqn_jax import viewpoint
 
 CHECKPOINT_DIR = "checkpoints"
-DEFAULT_CHUNK_SIZE = 32  # generator rows per compiled call; bounds memory, not results
+DEFAULT_CHUNK_SIZE = 32  # generator rows per compiled call: bounds memory (samples depend on it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,25 +286,33 @@ def resize_frames(frames_NxHxWx3, image_size):
   return np.clip(resized.numpy(), 0.0, 1.0).reshape(*lead, image_size, image_size, 3)
 
 
-def load_test_scenes(config, num_scenes=None, data_root=None):
-  """The first `num_scenes` (all by default) test scenes of the run's data, resized for the model.
+def iter_test_scenes(config, num_scenes=None, data_root=None):
+  """Yields the first `num_scenes` (all by default) test scenes one by one, resized for the model.
 
   The data is found as training found it (gqn_jax.data_source: DeepMind's files under
   config.data.root, else the procedural stand-in); `data_root` overrides config.data.root.
-
-  Returns:
-    (frames [N, S, H, W, 3] float32 in [0, 1], cameras [N, S, 5] float32 raw poses).
+  Each scene is (frames [S, H, W, 3] float32 in [0, 1], cameras [S, 5] float32 raw poses).
   """
   data_config = ml_collections.ConfigDict(config.data.to_dict())
   if data_root is not None:
     data_config.root = data_root
   root, _ = data_source.resolve_root(data_config)
-  frames, cameras = [], []
-  for scene in data.read_scenes(data_config.name, "test", root):
-    if num_scenes is not None and len(frames) >= num_scenes:
-      break
-    frames.append(resize_frames(scene["frames"], data_config.image_size))
-    cameras.append(scene["cameras"])
-  if not frames:
+  count = 0
+  for scene in data.read_scenes(data_config.name, "test", root,
+                                skip_bad_records=data_config.get("skip_bad_records", False)):
+    if num_scenes is not None and count >= num_scenes:
+      return
+    count += 1
+    yield (resize_frames(scene["frames"], data_config.image_size),
+           np.asarray(scene["cameras"], np.float32))
+  if count == 0:
     raise ValueError(f"the test split of {data_config.name} under {root} holds no scenes")
-  return np.stack(frames), np.stack(cameras).astype(np.float32)
+
+
+def load_test_scenes(config, num_scenes=None, data_root=None):
+  """The first `num_scenes` test scenes stacked: (frames [N, S, H, W, 3], cameras [N, S, 5]).
+
+  Everything is held in memory; for a whole DeepMind test split use `iter_test_scenes`.
+  """
+  frames, cameras = zip(*iter_test_scenes(config, num_scenes, data_root))
+  return np.stack(frames), np.stack(cameras)

@@ -91,7 +91,7 @@ def create_dataset(*, name, split, root, batch_size, max_context, image_size, se
     scenes = scenes.shuffle(shuffle_buffer_size, seed=_int_seed(seed, process_index, 1),
                             reshuffle_each_iteration=True)
   make_batch = functools.partial(
-      _make_batch, tf, max_context=max_context, frame_size=frame_size,
+      _make_batch, tf, batch_size=batch_size, max_context=max_context, frame_size=frame_size,
       image_size=image_size or frame_size,
       context_size_key=tf.constant([seed, _CONTEXT_SIZE_STREAM], tf.int64),
       view_key=tf.constant(_stream_key(seed, process_index, _VIEW_STREAM), tf.int64))
@@ -301,15 +301,14 @@ def _looks_like_jpeg(tf, jpegs):
   return tf.logical_and(starts, ends)
 
 
-def _make_batch(tf, batch_index, scenes, *, max_context, frame_size, image_size, context_size_key,
-                view_key):
+def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size, image_size,
+                context_size_key, view_key):
   """A training batch from B checked scenes: M context views and a distinct query per scene.
 
   Only the B (M + 1) JPEGs in use are decoded.
   """
   paths_B, indices_B, jpegs_BxS, cameras_BxSx5 = scenes
-  batch_size = tf.shape(jpegs_BxS)[0]
-  num_views = tf.shape(jpegs_BxS)[1]
+  num_views = jpegs_BxS.shape[1]
   num_context = tf.random.stateless_uniform(
       [], seed=tf.random.experimental.stateless_fold_in(context_size_key, batch_index),
       minval=0, maxval=max_context + 1, dtype=tf.int32)  # M ~ U{0..K}, as in Algorithm S1
@@ -332,13 +331,15 @@ def _make_batch(tf, batch_index, scenes, *, max_context, frame_size, image_size,
   return {
       "context_frames": tf.ensure_shape(
           tf.pad(frames_BxM1[:, :num_context], padding + [[0, 0]] * 3),
-          [None, max_context, image_size, image_size, 3]),
+          [batch_size, max_context, image_size, image_size, 3]),
       "context_cameras": tf.ensure_shape(tf.pad(context_cameras, padding + [[0, 0]]),
-                                         [None, max_context, 5]),
+                                         [batch_size, max_context, 5]),
       "context_mask": tf.broadcast_to(tf.range(max_context) < num_context,
                                       [batch_size, max_context]),
-      "query_frame": frames_BxM1[:, num_context],
-      "query_camera": tf.gather(cameras_BxSx5, order_BxS[:, max_context], batch_dims=1),
+      "query_frame": tf.ensure_shape(frames_BxM1[:, num_context],
+                                     [batch_size, image_size, image_size, 3]),
+      "query_camera": tf.ensure_shape(
+          tf.gather(cameras_BxSx5, order_BxS[:, max_context], batch_dims=1), [batch_size, 5]),
   }
 
 

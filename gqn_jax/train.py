@@ -246,7 +246,11 @@ class _StepReader:
     self.flush()
     self._pending = (step, metrics)
 
-  def flush(self):
+  def restart_clock(self, step):
+    """Starts the next steps/s interval now, so it does not count an evaluation's time."""
+    self._last_log = (step, time.perf_counter())
+
+  def flush(self, always_log=False):
     """Reads the pending metrics now (before a checkpoint, an evaluation, or the end)."""
     if self._pending is None:
       return
@@ -261,7 +265,7 @@ class _StepReader:
           "the latest checkpoint is from an earlier step. Try a lower learning rate or check the "
           "data.")
     train = self._config.train
-    if step % train.log_every and step != train.num_steps:
+    if step % train.log_every and step != train.num_steps and not always_log:
       return
     last_step, last_time = self._last_log
     now = time.perf_counter()
@@ -345,11 +349,12 @@ def _train_loop(config, model, optimizer, parallelism, params, opt_state, train_
                    and _any_process(time.monotonic() >= deadline))
     is_last = done == train.num_steps or out_of_time
     if done % train.checkpoint_every == 0 or is_last:
-      reader.flush()  # never checkpoint a state whose loss has not been checked
+      reader.flush(always_log=is_last)  # never checkpoint a state whose loss is unchecked
       checkpointing.save(manager, done, params, opt_state, config, train_iterator)
     if done % train.eval_every == 0 or is_last:
       reader.flush()
       eval_metrics = _evaluate_and_write(run_eval, params, done, writer)
+      reader.restart_clock(done)
     if out_of_time:
       logging.info("stopping at step %d: config.train.time_limit_s=%s reached", done,
                    train.time_limit_s)

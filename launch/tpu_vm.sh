@@ -83,6 +83,8 @@ WORKDIR="${WORKDIR:-gs://${BUCKET}/gqn_jax/runs/${RUN_ID}}"
 [[ "${WORKDIR}" == gs://* ]] || die "WORKDIR=${WORKDIR} must be a gs:// URL: every TPU host" \
   "writes its part of each checkpoint there"
 RUN_NAME=$(basename "${WORKDIR}")
+[[ "${RUN_NAME}" =~ ^[A-Za-z0-9_.-]+$ ]] || die "the last part of WORKDIR=${WORKDIR} names the" \
+  "run's log file; use only letters, digits and . _ -"
 if [[ -n "${DATA_ROOT:-}" ]]; then
   MAIN_ARGS+=("--config.data.root=${DATA_ROOT}")
 fi

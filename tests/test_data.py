@@ -210,3 +210,12 @@ def test_tensorflow_sees_no_accelerator():
   tf = data.import_tf()
   assert tf.config.get_visible_devices("GPU") == []
   assert tf.config.get_visible_devices("TPU") == []
+
+
+def test_record_that_is_no_example_is_named(tmp_path):
+  directory = tmp_path / "jaco" / "test"
+  directory.mkdir(parents=True)
+  path = directory / "001-of-400.tfrecord"
+  gqn_test_files.write_records(str(path), [b"\xff\xff garbage, not a protocol buffer"])
+  with pytest.raises(data.DataError, match=f"record 0 of {path} is not a tf.train.Example"):
+    list(data.read_scenes("jaco", "test", str(tmp_path)))

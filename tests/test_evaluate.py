@@ -27,11 +27,11 @@ def trained(workdir):
 
 
 def test_view_orders_are_permutations_fixed_per_scene():
-  orders = evaluate.view_orders(4, 10, seed=3)
+  orders = evaluate.view_orders(range(4), 10, seed=3)
   assert orders.shape == (4, 10)
   assert all(sorted(row) == list(range(10)) for row in orders)
-  np.testing.assert_array_equal(evaluate.view_orders(2, 10, seed=3), orders[:2])
-  assert not np.array_equal(evaluate.view_orders(4, 10, seed=4), orders)
+  np.testing.assert_array_equal(evaluate.view_orders([2, 3], 10, seed=3), orders[2:])
+  assert not np.array_equal(evaluate.view_orders(range(4), 10, seed=4), orders)
 
 
 def test_evaluate_scenes_keys_finite_values_and_units(trained):
@@ -55,14 +55,20 @@ def test_evaluate_scenes_keys_finite_values_and_units(trained):
   # The mean of per-image PSNRs is at most the PSNR of the mean MSE (Jensen), never above.
   for mse, psnr in zip(results["mse"], results["psnr_db"]):
     assert psnr >= 10 * math.log10(1 / mse) - 1e-4
-  again = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2)
+  again = evaluate.evaluate_stream(trained, zip(frames, cameras), jax.random.key(0), batch_size=2)
   assert again == results
+  # One scene in a block of two: padded for the compiled shape, the padding discarded.
+  single = evaluate.evaluate_scenes(trained, frames[2:], cameras[2:], jax.random.key(0),
+                                    batch_size=2)
+  assert single["num_scenes"] == 1 and all(math.isfinite(v) for v in single["mse"])
 
 
 def test_evaluate_scenes_checks_the_context_size(trained):
   frames, cameras = inference.load_test_scenes(trained.config, num_scenes=1)
   with pytest.raises(ValueError, match="max_context=10 needs scenes with more than 10 views"):
     evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), max_context=10)
+  with pytest.raises(ValueError, match="at least one scene"):
+    evaluate.evaluate_stream(trained, iter([]), jax.random.key(0))
 
 
 def test_cli_writes_json_and_plot(workdir, tmp_path):

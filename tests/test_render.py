@@ -1,6 +1,5 @@
 """Tests of gqn_jax.render (ring fitting, grids, the CLI's PNG and GIF) and gqn_jax.images."""
 
-import os
 import subprocess
 import sys
 

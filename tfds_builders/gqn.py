@@ -16,6 +16,8 @@ from gqn_jax import data
 from gqn_jax import input_pipeline
 from gqn_jax import records
 
+data.import_tf()  # TFDS imported TensorFlow; keep it off the accelerators JAX uses
+
 _CITATION = """@article{eslami2018neural,
   title={Neural scene representation and rendering},
   author={Eslami, S. M. Ali and Jimenez Rezende, Danilo and Besse, Frederic and Viola, Fabio and

@@ -11,6 +11,7 @@ are sharded, and the train and test splits of one seed draw from disjoint stream
 
 import collections
 import concurrent.futures
+import functools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import zlib
 from absl import logging
 import numpy as np
 
+from gqn_jax import data
 from gqn_jax import records
 from gqn_jax.scenes import datasets
 
@@ -28,6 +30,15 @@ METADATA_FILENAME = "gqn_jax_procedural.json"
 JPEG_QUALITY = 95
 SCENES_PER_FILE = 500  # default shard size; several shards let tf.data interleave them
 _SPLIT_CODES = {"train": 0, "test": 1}
+
+
+@functools.cache
+def _tf():
+  """TensorFlow, imported on first use with accelerators hidden.
+
+  A training run renders its default data in-process; TensorFlow must not take GPU memory there.
+  """
+  return data.import_tf()
 
 
 def scene_rng(name, split, index, seed):
@@ -73,8 +84,7 @@ def encode_jpeg(frame_HxWx3, quality=JPEG_QUALITY):
   benchmarks/bench_scenes.py); TensorFlow is loaded anyway to write the records. Full-resolution
   chroma keeps the edges of small coloured objects.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return tf.io.encode_jpeg(frame_HxWx3, quality=quality, chroma_downsampling=False).numpy()
+  return _tf().io.encode_jpeg(frame_HxWx3, quality=quality, chroma_downsampling=False).numpy()
 
 
 def _check_metadata(path, expected):
@@ -176,7 +186,7 @@ def _rendered_chunks(name, split, chunks, seed, sequence_size, frame_size):
 
 def _write_shards(name, split, num_scenes, seed, num_files, sequence_size, frame_size, out_dir):
   """Render, encode and write every scene, the scenes split evenly and in order over the files."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf = _tf()
   boundaries = np.linspace(0, num_scenes, num_files + 1).round().astype(int)
   chunk_size = 2 * datasets.get_kind(name).scenes_per_batch
   chunks = [(file_index, range(start, min(start + chunk_size, boundaries[file_index + 1])))
