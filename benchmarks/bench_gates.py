@@ -72,6 +72,26 @@ def forward_backward(variant):
   return jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
 
 
+def compare_canvas_writer(batch_size, repeats):
+  """Delta: nn.ConvTranspose(4x4, stride 4) vs PatchConvTranspose, forward + backward."""
+  import flax.linen as nn
+  from gqn_jax.patch_conv import PatchConvTranspose
+  h = jax.random.normal(jax.random.key(0), (batch_size, 16, 16, HIDDEN))
+  layers = dict(conv_transpose=nn.ConvTranspose(HIDDEN, (4, 4), strides=(4, 4), padding="VALID"),
+                patch_conv_transpose=PatchConvTranspose(HIDDEN, 4))
+  variables = layers["conv_transpose"].init(jax.random.key(1), h)
+  for name, layer in layers.items():
+    fn = jax.jit(jax.grad(lambda v, x: jnp.sum(jnp.square(layer.apply(v, x))), argnums=(0, 1)))
+    jax.block_until_ready(fn(variables, h))
+    times = []
+    for _ in range(repeats):
+      start = time.perf_counter()
+      jax.block_until_ready(fn(variables, h))
+      times.append(time.perf_counter() - start)
+    print(f"{name:>20}: {statistics.median(times) * 1e3:8.1f} ms forward+backward "
+          f"(B={batch_size}, 16x16x128 -> 64x64x128)")
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,7 +100,12 @@ def main():
   parser.add_argument("--grid", type=int, default=16)
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--variants", default=",".join(VARIANTS))
+  parser.add_argument("--canvas_writer", action="store_true",
+                      help="compare the canvas writer Delta instead of the gate variants")
   args = parser.parse_args()
+  if args.canvas_writer:
+    compare_canvas_writer(args.batch_size, args.repeats)
+    return
   rng = np.random.default_rng(0)
   shape = (args.batch_size, args.grid, args.grid)
   x = jnp.asarray(rng.normal(size=(*shape, args.in_channels)), jnp.float32)

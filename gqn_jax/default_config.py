@@ -79,7 +79,7 @@ def apply_small(config):
   config.model.canvas_channels = 32
   config.model.r_channels = 64
   # XLA's CPU backend runs the convolutions' backward pass inside a lax.scan loop about 20x
-  # slower than unrolled (measured: 19 s vs 0.9 s per step of this config); unroll on CPU.
+  # slower than unrolled (measured: 19 s vs 0.9 s per gradient of this config); unroll on CPU.
   config.model.scan = False
   config.train.batch_size = 16
   config.train.num_steps = 100_000

@@ -74,6 +74,7 @@ class CoreStep(nn.Module):
     prior_mean, prior_std = LatentHead(cfg.z_channels, name="prior")(carry.generator.hidden)
     self.sow("intermediates", "prior_mean", prior_mean)
     self.sow("intermediates", "prior_std", prior_std)
+    # 2. z_l: from the posterior when the query image is given, else from the prior.
     noise_key = jax.random.fold_in(key, step_index)
     inference_state = carry.inference
     if query_down is None:  # generation: z_l from the prior
@@ -105,14 +106,14 @@ def _scanned_steps(config: CoreConfig):
   step = CoreStep
   if config.remat:
     step = nn.remat(step, prevent_cse=False)
-  if config.shared_cores:
-    params = dict(variable_broadcast="params", split_rngs={"params": False, "sample": True})
-  else:
-    params = dict(variable_axes={"params": 0, "intermediates": 0},
-                  split_rngs={"params": True, "sample": True})
-  params.setdefault("variable_axes", {"intermediates": 0})
+  if config.shared_cores:  # one parameter set, seen by every step
+    scan_options = dict(variable_axes={"intermediates": 0}, variable_broadcast="params",
+                        split_rngs={"params": False, "sample": True})
+  else:  # parameters stacked on a leading axis of length L
+    scan_options = dict(variable_axes={"params": 0, "intermediates": 0},
+                        split_rngs={"params": True, "sample": True})
   return nn.scan(step, in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast, nn.broadcast),
-                 length=config.num_layers, **params)
+                 length=config.num_layers, **scan_options)
 
 
 class Cores(nn.Module):

@@ -115,8 +115,35 @@ def _restore_config(manager, directory, step):
   return config
 
 
+def _shapes_by_path(tree):
+  leaves = jax.tree.leaves_with_path(tree, is_leaf=lambda leaf: hasattr(leaf, "shape"))
+  return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def _check_params_fit(manager, directory, step, config, target):
+  """Compares the saved parameter shapes with the model's before restoring anything.
+
+  Orbax would fail too, but deep inside TensorStore and leaving unfinished reads behind.
+  """
+  saved = _shapes_by_path(manager.item_metadata(step)["params"])
+  expected = _shapes_by_path(target)
+  problems = [f"{path}: saved {saved.get(path, 'nothing')}, model needs {shape}"
+              for path, shape in expected.items() if saved.get(path) != shape]
+  problems += [f"{path}: saved {shape}, not in the model" for path, shape in saved.items()
+               if path not in expected]
+  if problems:
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5
+                                       else "")
+    raise ValueError(
+        f"the `params` item of step {step} in {directory} does not match the model its own "
+        f"config describes (config.model = {config.model.to_dict()}, image_size = "
+        f"{config.data.image_size}): {shown}. Was the checkpoint written by another version of "
+        "gqn_jax, or its config edited?")
+
+
 def _restore_params(manager, directory, step, config):
   target = abstract_params(config)
+  _check_params_fit(manager, directory, step, config, target)
   try:
     restored = manager.restore(
         step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target)))
@@ -137,7 +164,9 @@ def load(workdir, step=None):
     raise FileNotFoundError(
         f"no checkpoint directory at {directory}: expected `<workdir>/{CHECKPOINT_DIR}` written by "
         "training (gqn_jax.train.train_and_evaluate). Check --workdir.")
-  with ocp.CheckpointManager(directory) as manager:
+  # Handlers for the two items read here; the others (opt_state, data) are never opened.
+  handlers = {"params": ocp.StandardCheckpointHandler(), "config": ocp.JsonCheckpointHandler()}
+  with ocp.CheckpointManager(directory, item_handlers=handlers) as manager:
     step = _resolve_step(manager, directory, step)
     config = _restore_config(manager, directory, step)
     params = _restore_params(manager, directory, step, config)

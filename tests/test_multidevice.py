@@ -44,15 +44,17 @@ _SCRIPT = textwrap.dedent("""
       params, opt_state = jax.tree.map(
           lambda x: jax.device_put(jnp.array(x), parallelism.replicated), initial)
       batch = distributed.make_global_batch(host_batch, parallelism.batch)
-      losses = []
+      losses, grad_norms = [], []
       for step in range(2):
         params, opt_state, metrics = step_fn(params, opt_state, batch, jnp.int32(step),
                                              train.train_key(config.seed))
         losses.append(float(metrics["loss"]))
+        grad_norms.append(float(metrics["grad_norm"]))
       leaves = [np.asarray(leaf).ravel() for leaf in jax.tree.leaves(params)]
       # Per-example terms of 8 copies of one example: equal terms would mean shared noise.
       per_example = nll_fn(params, distributed.make_global_batch(identical, parallelism.batch))
-      return {"losses": losses, "params": np.concatenate(leaves).tolist(),
+      return {"losses": losses, "grad_norms": grad_norms,
+              "params": np.concatenate(leaves).tolist(),
               "batch_devices": len(batch["query_frame"].sharding.device_set),
               "params_replicated": bool(jax.tree.leaves(params)[0].sharding.is_fully_replicated),
               "per_example_nll": np.asarray(per_example).tolist()}
@@ -87,10 +89,14 @@ def test_eight_devices_shard_the_batch_and_replicate_params(results):
 
 def test_one_and_eight_devices_agree(results):
   np.testing.assert_allclose(results["eight"]["losses"], results["one"]["losses"], rtol=1e-5)
-  # Adam divides by sqrt(v): where a gradient is ~0, float summation order can move that
-  # parameter's update by a fraction of the learning rate (5e-4 per step), so atol is 2% of it.
-  np.testing.assert_allclose(results["eight"]["params"], results["one"]["params"],
-                             rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(results["eight"]["grad_norms"], results["one"]["grad_norms"],
+                             rtol=1e-5)
+  eight, one = np.asarray(results["eight"]["params"]), np.asarray(results["one"]["params"])
+  # Adam moves each parameter by about lr * g / |g|: where a gradient is at float-noise level the
+  # summation order decides that step (measured: 1 parameter of 224019). Every parameter stays
+  # within the two steps' learning rate (2 x 5e-4), and all but a handful agree to 1e-6.
+  np.testing.assert_allclose(eight, one, atol=2 * 5e-4)
+  assert np.mean(~np.isclose(eight, one, rtol=1e-5, atol=1e-6)) < 1e-4
 
 
 def test_same_seed_and_devices_reproduce_exactly(results):

@@ -12,6 +12,7 @@ import shutil
 import jax
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
 
 from gqn_jax import checkpointing
 from gqn_jax import default_config
@@ -88,7 +89,6 @@ def test_run_writes_metrics_for_every_logged_step(runs):
 
 
 def test_run_writes_tensorboard_scalars_and_images(runs):
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
   events = glob.glob(os.path.join(runs["straight"], "tensorboard", "events.out.tfevents.*"))
   assert len(events) == 1
   accumulator = event_accumulator.EventAccumulator(events[0], size_guidance={"tensors": 0})
