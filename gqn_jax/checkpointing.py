@@ -16,10 +16,11 @@ random-op seeds included), so a resumed run sees exactly the batches an uninterr
 """
 
 import dataclasses
-import os
 
 import jax
 import orbax.checkpoint as ocp
+
+from gqn_jax import paths
 
 PARAMS = "params"
 OPT_STATE = "opt_state"
@@ -42,7 +43,7 @@ class TfIteratorHandler(ocp.CheckpointHandler):
   def restore(self, directory, args):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     prefix = _process_prefix(directory)
-    if not os.path.exists(prefix + ".index"):
+    if not tf.io.gfile.exists(prefix + ".index"):
       raise FileNotFoundError(
           f"no input-iterator state for process {jax.process_index()} at {prefix}; was this "
           "checkpoint written with a different number of processes? Restart with the same "
@@ -52,7 +53,7 @@ class TfIteratorHandler(ocp.CheckpointHandler):
 
 
 def _process_prefix(directory):
-  return os.path.join(os.fspath(directory), f"process_{jax.process_index()}")
+  return str(paths.resolve(directory) / f"process_{jax.process_index()}")
 
 
 @ocp.args.register_with_handler(TfIteratorHandler, for_save=True)
@@ -72,7 +73,7 @@ def create_manager(workdir, max_to_keep):
   options = ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True)
   return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      paths.resolve(workdir) / "checkpoints",
       item_names=(PARAMS, OPT_STATE, CONFIG, DATA), options=options)
 
 

@@ -30,6 +30,7 @@ def check_config(config, device_count):
         f"config.data.source={config.data.source!r} is not one of {data_source.SOURCES}")
   _check_int("config.data.max_context", config.data.max_context, minimum=1)
   _check_int("config.data.image_size", config.data.image_size, minimum=4)
+  _check_int("config.data.shuffle_buffer_size", config.data.shuffle_buffer_size, minimum=1)
   _check_int("config.train.num_steps", config.train.num_steps, minimum=0)
   for key in _POSITIVE_INTS:
     _check_int(f"config.train.{key}", config.train[key], minimum=1)

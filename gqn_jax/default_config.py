@@ -40,6 +40,8 @@ def paper_config(dataset_name, image_size, max_context):
   config.data.max_context = max_context
   config.data.image_size = image_size
   config.data.skip_bad_records = False
+  # Scenes held by the shuffle buffer, which is saved in every checkpoint (tf.data iterator state).
+  config.data.shuffle_buffer_size = 1024
   config.data.procedural_cache = DEFAULT_PROCEDURAL_CACHE
   config.data.procedural_num_train = 2000
   config.data.procedural_num_test = 200

@@ -17,7 +17,6 @@ query poses fits in memory and one compiled function serves every chunk. `iter_t
 """
 
 import dataclasses
-import os
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +27,7 @@ import orbax.checkpoint as ocp
 from gqn_jax import data
 from gqn_jax import data_source
 from gqn_jax import model as gqn_model
+from gqn_jax import paths
 from gqn_jax import schedules
 from gqn_jax import viewpoint
 
@@ -43,15 +43,16 @@ class RenderOutput:
 
 
 def checkpoint_dir(workdir):
-  return os.path.join(os.fspath(workdir), CHECKPOINT_DIR)
+  """`<workdir>/checkpoints` as an epath.Path (local or gs://)."""
+  return paths.resolve(workdir) / CHECKPOINT_DIR
 
 
 def available_steps(workdir):
   """Sorted steps saved under `<workdir>/checkpoints` ([] when there is none)."""
   directory = checkpoint_dir(workdir)
-  if not os.path.isdir(directory):
+  if not directory.is_dir():
     return []
-  with ocp.CheckpointManager(os.path.abspath(directory)) as manager:
+  with ocp.CheckpointManager(directory) as manager:
     return sorted(manager.all_steps())
 
 
@@ -159,8 +160,8 @@ def _restore_params(manager, directory, step, config):
 
 def load(workdir, step=None):
   """Restores config and params of `step` (latest by default) from `<workdir>/checkpoints`."""
-  directory = os.path.abspath(checkpoint_dir(workdir))
-  if not os.path.isdir(directory):
+  directory = checkpoint_dir(workdir)
+  if not directory.is_dir():
     raise FileNotFoundError(
         f"no checkpoint directory at {directory}: expected `<workdir>/{CHECKPOINT_DIR}` written by "
         "training (gqn_jax.train.train_and_evaluate). Check --workdir.")

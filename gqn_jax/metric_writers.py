@@ -7,10 +7,11 @@ by the time they arrive here: the training loop does the device-to-host copy, on
 
 import json
 import math
-import os
 
 from absl import logging
 import numpy as np
+
+from gqn_jax import paths
 
 
 class MetricWriter:
@@ -18,15 +19,15 @@ class MetricWriter:
 
   def __init__(self, workdir, enabled=True):
     self._enabled = enabled
-    self._jsonl = None
     self._summary = None
     if not enabled:
       return
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    os.makedirs(workdir, exist_ok=True)
+    workdir = paths.resolve(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     self._tf = tf
-    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
-    self._summary = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    self._jsonl_path = workdir / "metrics.jsonl"
+    self._summary = tf.summary.create_file_writer(str(workdir / "tensorboard"))
 
   def write_scalars(self, step, split, scalars):
     """One JSON line {'step', 'split', **scalars} and TensorBoard scalars named '<split>/<key>'."""
@@ -34,8 +35,7 @@ class MetricWriter:
       return
     record = {"step": int(step), "split": split}
     record.update({key: _json_number(value) for key, value in scalars.items()})
-    self._jsonl.write(json.dumps(record) + "\n")
-    self._jsonl.flush()
+    paths.append_text(self._jsonl_path, json.dumps(record) + "\n")
     with self._summary.as_default(step=int(step)):
       for key, value in scalars.items():
         self._tf.summary.scalar(f"{split}/{key}", float(value))
@@ -51,12 +51,10 @@ class MetricWriter:
 
   def flush(self):
     if self._enabled:
-      self._jsonl.flush()
       self._summary.flush()
 
   def close(self):
     if self._enabled:
-      self._jsonl.close()
       self._summary.close()
       self._enabled = False
 

@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import time
 
 from absl import logging
@@ -33,6 +32,7 @@ from gqn_jax import distributed
 from gqn_jax import images
 from gqn_jax import metric_writers
 from gqn_jax import model as gqn_model
+from gqn_jax import paths
 from gqn_jax import schedules
 
 DATA_AXIS = "data"
@@ -226,7 +226,9 @@ def _make_datasets(config, root, host_batch_size):
                 max_context=config.data.max_context, image_size=config.data.image_size,
                 seed=config.seed, process_index=jax.process_index(),
                 process_count=jax.process_count(), skip_bad_records=config.data.skip_bad_records)
-  train_dataset = input_pipeline.create_dataset(split="train", shuffle=True, repeat=True, **common)
+  train_dataset = input_pipeline.create_dataset(
+      split="train", shuffle=True, repeat=True,
+      shuffle_buffer_size=config.data.shuffle_buffer_size, **common)
   eval_dataset = input_pipeline.create_dataset(split="test", shuffle=False, repeat=True, **common)
   return train_dataset, eval_dataset
 
@@ -281,8 +283,7 @@ class _StepReader:
 
 
 def _write_config_json(config, workdir):
-  with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-    json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+  (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
 
 def train_and_evaluate(config, workdir):
@@ -302,7 +303,8 @@ def train_and_evaluate(config, workdir):
   train_dataset, eval_dataset = _make_datasets(config, root, host_batch_size)
   train_iterator = iter(train_dataset)
 
-  os.makedirs(workdir, exist_ok=True)
+  workdir = paths.resolve(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
   writer = metric_writers.MetricWriter(workdir, enabled=distributed.is_main_process())
   try:

@@ -96,6 +96,8 @@ def _tiny():
     (lambda c: setattr(c.train, "batch_size", 6), "batch_size=6 does not divide evenly over the 4"),
     (lambda c: setattr(c.train, "log_every", 0), "config.train.log_every must be an integer >= 1"),
     (lambda c: setattr(c.data, "max_context", 0), "config.data.max_context must be an integer"),
+    (lambda c: setattr(c.data, "shuffle_buffer_size", 0),
+     "config.data.shuffle_buffer_size must be an integer >= 1"),
 ])
 def test_bad_values_are_clear_errors(mutate, message):
   config = _tiny()
