@@ -44,6 +44,8 @@ def parse_args():
   parser.add_argument("--shared_cores", action="store_true")
   parser.add_argument("--remat", action="store_true")
   parser.add_argument("--no_scan", action="store_true", help="unrolled Python loop of cores")
+  parser.add_argument("--conv_impl", choices=["auto", "xla", "matmul"],
+                      help="how the cores' 5x5 convs run (GQNConfig.conv_impl)")
   parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up")
   parser.add_argument("--peak_gflops", type=float, default=157.0)
   parser.add_argument("--json", action="store_true", help="also print one JSON line")
@@ -61,6 +63,8 @@ def build(args):
     overrides["remat"] = True
   if args.no_scan:
     overrides["scan"] = False
+  if args.conv_impl:
+    overrides["conv_impl"] = args.conv_impl
   config = dataclasses.replace(config, **overrides)
   batch_size = args.batch_size or preset["batch_size"]
   num_context = args.num_context or preset["num_context"]

@@ -32,6 +32,7 @@ def paper_config(dataset_name, image_size, max_context):
   config.model.r_channels = 256
   config.model.remat = False
   config.model.scan = True
+  config.model.conv_impl = "auto"  # 'xla' | 'matmul' | 'auto' (matmul on CPU): GQNConfig
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset_name

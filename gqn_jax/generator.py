@@ -38,6 +38,7 @@ class CoreConfig:
   canvas_channels: int = 128
   remat: bool = False
   scan: bool = True
+  conv_impl: str = "auto"
 
 
 class CoreCarry(NamedTuple):
@@ -56,10 +57,12 @@ def initial_carry(config: CoreConfig, batch_size, grid_size, image_size):
 class LatentHead(nn.Module):
   """eta^pi / eta^q: a 5x5 conv of a hidden state to (mean, positive std) of z_l."""
   z_channels: int
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, hidden_BxhxwxH):
-    out = nn.Conv(2 * self.z_channels, (5, 5), padding="SAME", name="conv")(hidden_BxhxwxH)
+    out = patch_conv.SameConv(2 * self.z_channels, 5, self.conv_impl, name="conv")(
+        hidden_BxhxwxH)
     return distributions.split_mean_std(out)
 
 
@@ -71,7 +74,8 @@ class CoreStep(nn.Module):
   def __call__(self, carry: CoreCarry, step_index, viewpoint_map, r_map, query_down, key):
     cfg = self.config
     # 1. The prior reads h^g_l, the state before z_l is consumed (Algorithm S2 line 15).
-    prior_mean, prior_std = LatentHead(cfg.z_channels, name="prior")(carry.generator.hidden)
+    prior_mean, prior_std = LatentHead(cfg.z_channels, cfg.conv_impl, name="prior")(
+        carry.generator.hidden)
     self.sow("intermediates", "prior_mean", prior_mean)
     self.sow("intermediates", "prior_std", prior_std)
     # 2. z_l: from the posterior when the query image is given, else from the prior.
@@ -85,16 +89,19 @@ class CoreStep(nn.Module):
           carry.canvas)  # [B, h, w, canvas_channels]
       inference_inputs = jnp.concatenate(
           [query_down, canvas_down, viewpoint_map, r_map, carry.generator.hidden], axis=-1)
-      inference_state = convlstm.ConvLSTMCell(cfg.h_channels, name="inference")(
-          inference_state, inference_inputs)
-      post_mean, post_std = LatentHead(cfg.z_channels, name="posterior")(inference_state.hidden)
+      inference_state = convlstm.ConvLSTMCell(
+          cfg.h_channels, conv_impl=cfg.conv_impl, name="inference")(
+              inference_state, inference_inputs)
+      post_mean, post_std = LatentHead(cfg.z_channels, cfg.conv_impl, name="posterior")(
+          inference_state.hidden)
       z = distributions.sample(noise_key, post_mean, post_std)
       kl_B = jnp.sum(distributions.kl_gaussians(post_mean, post_std, prior_mean, prior_std),
                      axis=(1, 2, 3))
     self.sow("intermediates", "z", z)
     # 3. Only now does the generator consume z_l.
-    generator_state = convlstm.ConvLSTMCell(cfg.h_channels, name="generator")(
-        carry.generator, jnp.concatenate([viewpoint_map, r_map, z], axis=-1))
+    generator_state = convlstm.ConvLSTMCell(
+        cfg.h_channels, conv_impl=cfg.conv_impl, name="generator")(
+            carry.generator, jnp.concatenate([viewpoint_map, r_map, z], axis=-1))
     canvas_update = patch_conv.PatchConvTranspose(cfg.canvas_channels, 4, name="canvas_up")(
         generator_state.hidden)
     new_carry = CoreCarry(generator=generator_state, canvas=carry.canvas + canvas_update,

@@ -50,6 +50,9 @@ class GQNConfig:
   r_channels: int = 256  # channels of the scene representation r
   remat: bool = False  # rematerialise each core step in the backward pass (less memory)
   scan: bool = True  # nn.scan over the cores; False: unrolled loop, same parameters
+  # How the cores' 5x5 convs run: 'xla' (lax.conv), 'matmul' (im2col + one matmul, same params)
+  # or 'auto' (matmul on CPU, where XLA's conv inside a scan is very slow; xla elsewhere).
+  conv_impl: str = "auto"
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -66,6 +69,7 @@ class GQNConfig:
     if self.r_channels % 8 and self.representation == "pyramid":
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be a multiple of 8 for "
                        "the pyramid network")
+    patch_conv.use_matmul(self.conv_impl)  # raises on an unknown value
     if self.r_channels % 2:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
 
@@ -79,7 +83,7 @@ class GQNConfig:
     return generator.CoreConfig(
         num_layers=self.num_layers, shared_cores=self.shared_cores, h_channels=self.h_channels,
         z_channels=self.z_channels, canvas_channels=self.canvas_channels, remat=self.remat,
-        scan=self.scan)
+        scan=self.scan, conv_impl=self.conv_impl)
 
 
 @flax.struct.dataclass

@@ -61,3 +61,59 @@ class PatchConvTranspose(nn.Module):
     flipped = kernel[::-1, ::-1]
     weights = flipped.transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
     return depth_to_space(x_BxHxWxC @ weights, p) + bias
+
+
+CONV_IMPLS = ("auto", "xla", "matmul")
+
+
+def use_matmul(conv_impl):
+  """Whether a stride-1 conv inside the cores should be written as im2col + matmul.
+
+  'auto' picks the matmul on the CPU backend only. XLA:CPU runs a convolution inside a
+  `lax.scan` body (and its gradient) on a slow generic path: one 5x5 gate conv at B=36,
+  forward + weight gradient over 2 scanned steps, did not finish in 5 minutes, where the same
+  work as im2col + matmul took 3.0 s and unrolled convs 2.6 s (benchmarks/bench_scan_conv.py).
+  Accelerators run convolutions natively and would pay the im2col copy in memory, so they keep
+  XLA's conv.
+  """
+  if conv_impl not in CONV_IMPLS:
+    raise ValueError(f"conv_impl={conv_impl!r}; expected one of {CONV_IMPLS}")
+  if conv_impl == "auto":
+    import jax  # pylint: disable=g-import-not-at-top
+    return jax.default_backend() == "cpu"
+  return conv_impl == "matmul"
+
+
+def shifted_patches(x_BxHxWxC, kernel_size):
+  """[B, H, W, C] -> [B, H, W, k*k*C]: each position's k x k 'SAME'-padded neighbourhood.
+
+  Built from k*k shifted slices, so its gradient is slices and adds, never a convolution.
+  Channel order (row, col, channel) matches a [k, k, C, F] kernel reshaped to [k*k*C, F].
+  """
+  if kernel_size % 2 == 0:
+    raise ValueError(f"kernel_size={kernel_size} must be odd for 'SAME' padding")
+  pad = kernel_size // 2
+  _, h, w, _ = x_BxHxWxC.shape
+  padded = jnp.pad(x_BxHxWxC, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  return jnp.concatenate([padded[:, i:i + h, j:j + w, :]
+                          for i in range(kernel_size) for j in range(kernel_size)], axis=-1)
+
+
+class SameConv(nn.Module):
+  """nn.Conv(features, (k, k), padding='SAME') with the same parameters, by XLA or by matmul."""
+  features: int
+  kernel_size: int
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    k, cin = self.kernel_size, x_BxHxWxC.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    if use_matmul(self.conv_impl):
+      out = shifted_patches(x_BxHxWxC, k) @ kernel.reshape(k * k * cin, self.features)
+    else:
+      import jax  # pylint: disable=g-import-not-at-top
+      out = jax.lax.conv_general_dilated(
+          x_BxHxWxC, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return out + bias

@@ -2,6 +2,7 @@
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -47,3 +48,35 @@ def test_space_to_depth_round_trips_and_rejects_bad_sizes():
       patch_conv.depth_to_space(patch_conv.space_to_depth(x, 2), 2), x)
   with pytest.raises(ValueError, match="4x4 patches"):
     patch_conv.space_to_depth(np.zeros((1, 6, 8, 3)), 4)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_same_conv_matmul_equals_flax_conv(kernel_size):
+  x = jax.random.normal(jax.random.key(0), (2, 6, 5, 7))
+  reference = nn.Conv(4, (kernel_size, kernel_size), padding="SAME")
+  params = reference.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # non-zero bias too
+  expected = reference.apply(params, x)
+  for impl in ("xla", "matmul"):
+    got = patch_conv.SameConv(4, kernel_size, impl).apply(params, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_same_conv_matmul_gradient_equals_flax_conv():
+  x = jax.random.normal(jax.random.key(2), (2, 5, 5, 3))
+  reference = nn.Conv(2, (5, 5), padding="SAME")
+  params = reference.init(jax.random.key(3), x)
+  grad_of = lambda module: jax.grad(lambda p, x: jnp.sum(jnp.sin(module.apply(p, x))),
+                                    argnums=(0, 1))(params, x)
+  expected = grad_of(reference)
+  got = grad_of(patch_conv.SameConv(2, 5, "matmul"))
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_impl_auto_picks_matmul_on_cpu_and_rejects_unknown_values():
+  assert jax.default_backend() == "cpu"
+  assert patch_conv.use_matmul("auto") and patch_conv.use_matmul("matmul")
+  assert not patch_conv.use_matmul("xla")
+  with pytest.raises(ValueError, match="conv_impl='cudnn'"):
+    patch_conv.use_matmul("cudnn")
