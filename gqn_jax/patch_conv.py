@@ -11,6 +11,7 @@ results are the same functions (tests/test_model_patch_conv.py checks both again
 """
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -32,6 +33,14 @@ def depth_to_space(x_BxHxWxPPC, patch):
   return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * patch, w * patch, c)
 
 
+def conv_params(module, kernel_size, in_features, features):
+  """`module`'s 'kernel' [k, k, Cin, Cout] and 'bias' [Cout], initialised as nn.Conv does."""
+  kernel = module.param("kernel", nn.initializers.lecun_normal(),
+                        (kernel_size, kernel_size, in_features, features))
+  bias = module.param("bias", nn.initializers.zeros_init(), (features,))
+  return kernel, bias
+
+
 class PatchConv(nn.Module):
   """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
   features: int
@@ -40,8 +49,7 @@ class PatchConv(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, cin, self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    kernel, bias = conv_params(self, p, cin, self.features)
     patches = space_to_depth(x_BxHxWxC, p)  # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
     return patches @ kernel.reshape(p * p * cin, self.features) + bias
 
@@ -54,8 +62,7 @@ class PatchConvTranspose(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, cin, self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    kernel, bias = conv_params(self, p, cin, self.features)
     # Output pixel (p*i + a, p*j + b) is x[i, j] @ kernel[p-1-a, p-1-b] (lax.conv_transpose
     # without transpose_kernel applies the kernel flipped): one matmul to all p*p offsets.
     flipped = kernel[::-1, ::-1]
@@ -79,7 +86,6 @@ def use_matmul(conv_impl):
   if conv_impl not in CONV_IMPLS:
     raise ValueError(f"conv_impl={conv_impl!r}; expected one of {CONV_IMPLS}")
   if conv_impl == "auto":
-    import jax  # pylint: disable=g-import-not-at-top
     return jax.default_backend() == "cpu"
   return conv_impl == "matmul"
 
@@ -108,12 +114,10 @@ class SameConv(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC):
     k, cin = self.kernel_size, x_BxHxWxC.shape[-1]
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, cin, self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    kernel, bias = conv_params(self, k, cin, self.features)
     if use_matmul(self.conv_impl):
       out = shifted_patches(x_BxHxWxC, k) @ kernel.reshape(k * k * cin, self.features)
     else:
-      import jax  # pylint: disable=g-import-not-at-top
       out = jax.lax.conv_general_dilated(
           x_BxHxWxC, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
     return out + bias
