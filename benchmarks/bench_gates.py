@@ -25,7 +25,7 @@ def conv_nhwc(x, w):
 
 
 def fused(x, h, w):
-  """One conv over [inputs, h] (what gqn_jax.convlstm does)."""
+  """One conv over [inputs, h] (what gqn_jax.model.convlstm does)."""
   return conv_nhwc(jnp.concatenate([x, h], -1), w)
 
 
@@ -75,7 +75,7 @@ def forward_backward(variant):
 def compare_canvas_writer(batch_size, repeats):
   """Delta: nn.ConvTranspose(4x4, stride 4) vs PatchConvTranspose, forward + backward."""
   import flax.linen as nn
-  from gqn_jax.patch_conv import PatchConvTranspose
+  from gqn_jax.model.convs import PatchConvTranspose
   h = jax.random.normal(jax.random.key(0), (batch_size, 16, 16, HIDDEN))
   layers = dict(conv_transpose=nn.ConvTranspose(HIDDEN, (4, 4), strides=(4, 4), padding="VALID"),
                 patch_conv_transpose=PatchConvTranspose(HIDDEN, 4))

@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 import gqn_test_files  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gqn_jax.data import pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CASES = (
     # (label, dataset, max_context, image_size)
@@ -32,9 +33,9 @@ def time_pipeline(root, dataset, *, batch_size, max_context, image_size, seconds
   CPU seconds are this process's, all threads: on a shared machine wall-clock rates mostly measure
   the neighbours, while scenes per CPU second times the free cores bounds what the pipeline can do.
   """
-  ds = input_pipeline.create_dataset(
-      name=dataset, split="train", root=root, batch_size=batch_size, max_context=max_context,
-      image_size=image_size, seed=0)
+  ds = pipeline.create_dataset(
+      reader.find_dataset(dataset, root, splits=("train",)), split="train",
+      batch_size=batch_size, max_context=max_context, image_size=image_size, seed=0)
   iterator = iter(ds)
   for _ in range(warmup_batches):
     next(iterator)

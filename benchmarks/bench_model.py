@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gqn_jax.model import GQN, GQNConfig
+from gqn_jax.model.config import GQNConfig
+from gqn_jax.model.gqn import GQN
 
 PRESETS = {
     # The paper's model: tower, L=12 unshared cores, 64x64 images, B=36, K=10 context slots.

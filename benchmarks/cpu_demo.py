@@ -30,13 +30,14 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from gqn_jax import data  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gqn_jax import data_source  # pylint: disable=wrong-import-position
-from gqn_jax import default_config  # pylint: disable=wrong-import-position
-from gqn_jax import images  # pylint: disable=wrong-import-position
-from gqn_jax import inference  # pylint: disable=wrong-import-position
-from gqn_jax import model as gqn_model  # pylint: disable=wrong-import-position
-from gqn_jax import train  # pylint: disable=wrong-import-position
+from gqn_jax import images  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gqn_jax.data import pipeline  # pylint: disable=wrong-import-position
+from gqn_jax.data import reader  # pylint: disable=wrong-import-position
+from gqn_jax.model import gqn  # pylint: disable=wrong-import-position
+from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
+from gqn_jax.training import configs  # pylint: disable=wrong-import-position
+from gqn_jax.training import data_source  # pylint: disable=wrong-import-position
+from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
 _MINUTES = flags.DEFINE_float("minutes", 10.0, "Wall-clock training time, compilation included.")
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/gqn_cpu_demo", "Run directory (wiped first).")
@@ -46,8 +47,7 @@ _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 3, "Prior samples drawn per s
 
 
 def demo_config(minutes):
-  config = default_config.finish(
-      default_config.paper_config("rooms_ring_camera", image_size=64, max_context=5), "small")
+  config = configs.load("configs/rooms.py:small")
   config.train.time_limit_s = int(minutes * 60)
   return config
 
@@ -73,10 +73,9 @@ def plot_curve(workdir, path):
   plt.close(fig)
 
 
-def test_batches(config, root, num_batches):
-  from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  dataset = input_pipeline.create_dataset(
-      name=config.data.name, split="test", root=root, batch_size=config.train.batch_size,
+def test_batches(config, dataset_files, num_batches):
+  dataset = pipeline.create_dataset(
+      dataset_files, split="test", batch_size=config.train.batch_size,
       max_context=config.data.max_context, image_size=config.data.image_size, seed=config.seed,
       shuffle=False, repeat=True)
   iterator = iter(dataset)
@@ -86,7 +85,7 @@ def test_batches(config, root, num_batches):
 def same_sigma_scores(config, params, batches):
   """Mean -ELBO and PSNR of `params` on `batches` at sigma_final (the schedule's last value)."""
   parallelism = train.make_parallelism()
-  eval_step = train.make_eval_step(config, train.build_model(config), parallelism)
+  eval_step = train.make_eval_step(config, configs.build_model(config), parallelism)
   late_step = config.train.sigma_anneal_steps  # sigma_s = sigma_final from here on
   totals, count = {}, 0
   for index, batch in enumerate(batches):
@@ -100,10 +99,10 @@ def same_sigma_scores(config, params, batches):
 
 def prior_sample_picture(config, params, batch, num_scenes, num_samples, path):
   """Rows: scenes. Columns: the real context views, the target, then `num_samples` predictions."""
-  model = train.build_model(config)
+  model = configs.build_model(config)
   generate = jax.jit(lambda p, b, key: model.apply(
       {"params": p}, b["context_frames"], b["context_cameras"], b["context_mask"],
-      b["query_camera"], method=gqn_model.GQN.generate, rngs={"sample": key}))
+      b["query_camera"], method=gqn.GQN.generate, rngs={"sample": key}))
   samples = [np.asarray(generate(params, batch, jax.random.key(100 + i)))
              for i in range(num_samples)]
   mask = batch["context_mask"][:num_scenes]
@@ -117,18 +116,17 @@ def prior_sample_picture(config, params, batch, num_scenes, num_samples, path):
 
 def main(argv):
   del argv
-  data.import_tf()  # hides accelerators from TensorFlow
+  reader.import_tf()  # hides accelerators from TensorFlow
   config = demo_config(_MINUTES.value)
   shutil.rmtree(_WORKDIR.value, ignore_errors=True)
   start = time.time()
   final = train.train_and_evaluate(config, _WORKDIR.value)
   wall = time.time() - start
 
-  trained = inference.load(_WORKDIR.value)
-  root, _ = data_source.resolve_root(config.data)
-  batches = test_batches(config, root, config.train.eval_batches)
+  trained = restore.load(_WORKDIR.value)
+  batches = test_batches(config, data_source.resolve(config.data), config.train.eval_batches)
   initial_params, _ = train.init_train_state(
-      config, train.build_model(config), train.build_optimizer(config.train),
+      config, configs.build_model(config), train.build_optimizer(config.train),
       train.make_parallelism())
   before = same_sigma_scores(config, initial_params, batches)
   after = same_sigma_scores(config, trained.params, batches)

@@ -2,13 +2,14 @@
 
 Everything here works on host numpy arrays of floats in [0, 1] laid out [..., H, W, 3]; values
 outside [0, 1] (a generator's mean can overshoot slightly) are clipped when converted to bytes.
+Files are written through gqn_jax.paths, so a path may be a local file or a bucket URL.
 """
-
-import os
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
+
+from gqn_jax import paths
 
 
 def to_uint8(images):
@@ -69,9 +70,13 @@ def colorize(values_HxW, vmin=None, vmax=None, cmap="magma"):
   return colormaps[cmap](np.clip(scaled, 0.0, 1.0))[..., :3].astype(np.float32)
 
 
-def _ensure_parent(path):
-  parent = os.path.dirname(os.path.abspath(path))
-  os.makedirs(parent, exist_ok=True)
+def _save(path, picture, **save_options):
+  """Writes a PIL picture to `path` (local or URL), creating the folder; returns the path."""
+  path = paths.resolve(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with path.open("wb") as file:
+    picture.save(file, **save_options)
+  return path
 
 
 def save_png(path, image_HxWx3):
@@ -79,9 +84,7 @@ def save_png(path, image_HxWx3):
   image = np.asarray(image_HxWx3)
   if image.ndim != 3 or image.shape[-1] != 3:
     raise ValueError(f"save_png expects one image [H, W, 3]; got shape {image.shape} for {path}")
-  _ensure_parent(path)
-  Image.fromarray(to_uint8(image)).save(path, format="PNG")
-  return path
+  return _save(path, Image.fromarray(to_uint8(image)), format="PNG")
 
 
 def save_gif(path, frames_TxHxWx3, fps=12):
@@ -90,9 +93,6 @@ def save_gif(path, frames_TxHxWx3, fps=12):
   if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
     raise ValueError(
         f"save_gif expects frames [T, H, W, 3] with T >= 1; got shape {frames.shape} for {path}")
-  _ensure_parent(path)
   pictures = [Image.fromarray(frame) for frame in frames]
-  pictures[0].save(
-      path, format="GIF", save_all=True, append_images=pictures[1:],
-      duration=max(int(round(1000 / fps)), 20), loop=0, optimize=False)
-  return path
+  return _save(path, pictures[0], format="GIF", save_all=True, append_images=pictures[1:],
+               duration=max(int(round(1000 / fps)), 20), loop=0, optimize=False)

@@ -1,5 +1,7 @@
 """Entry point: `python -m gqn_jax.main --config=configs/rooms.py[:small] [--workdir=DIR]`.
 
+A thin command line over gqn_jax.training.train.train_and_evaluate.
+
 Any config value can be overridden, e.g. `--config.train.batch_size=72`; a misspelt key is an
 error (the config is locked). Running the same command again with the same workdir resumes from
 its latest checkpoint.
@@ -31,14 +33,11 @@ def default_workdir(config_path, config):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  # tf.data only reads files; keep TensorFlow off the accelerators JAX uses.
-  tf.config.set_visible_devices([], "GPU")
-  tf.config.set_visible_devices([], "TPU")
-
-  from gqn_jax import distributed  # pylint: disable=g-import-not-at-top
+  from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top
+  reader.import_tf()  # tf.data only reads files: TensorFlow is kept off the accelerators JAX uses
+  from gqn_jax.training import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
-  from gqn_jax import train  # pylint: disable=g-import-not-at-top
+  from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
 
   config = _CONFIG.value
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)

@@ -1,174 +1,36 @@
-"""Novel views of test scenes from a trained GQN: a PNG grid and a fly-around GIF.
+"""Command line: `python -m gqn_jax.render --workdir=DIR [--out=FILE.png] [--gif=FILE.gif]`.
 
-  python -m gqn_jax.render --workdir=DIR --out=FILE.png [--gif=FILE.gif] [--num_scenes=4]
-
-The grid has one row per test scene: the context views, the held-out target view, several
-prior samples of the target rendered from the context (Algorithm S3) and their mean. The GIF
-flies the camera a full circle around the scenes (all rendered side by side), on the ring the
-data's own cameras lie on: centre, radius, height, pitch and the yaw offset between a camera's
-heading and its bearing from the centre are all measured from the test cameras (`fit_ring`). Each
-frame reuses one random key, so the latent noise stays fixed and the animation does not flicker.
+Draws novel views of a trained run's test scenes (a PNG grid) and a fly-around GIF; the pictures
+are described in gqn_jax.trained.render, which does the work.
 """
-
-import dataclasses
-import os
 
 from absl import app
 from absl import flags
-import jax
-import numpy as np
 
-from gqn_jax import images
-from gqn_jax import inference
+from gqn_jax.trained import render
 
-
-@dataclasses.dataclass(frozen=True)
-class Ring:
-  """A circle of camera poses: where the data's cameras sit and which way they look."""
-  center_xy: tuple[float, float]
-  radius: float
-  height: float
-  pitch: float
-  yaw_offset: float  # yaw - bearing angle of the camera as seen from the centre
-
-
-def _circular_mean(angles):
-  return float(np.arctan2(np.mean(np.sin(angles)), np.mean(np.cos(angles))))
-
-
-def _circle_center(points_Nx2):
-  """Least-squares centre of a circle through the points (Kasa's algebraic fit).
-
-  x^2 + y^2 = 2 a x + 2 b y + c is linear in (a, b, c); exact for points on a circle however
-  unevenly spread, which the mean of the positions is not (ring cameras sit at random azimuths).
-  Falls back to the mean when the points are (nearly) on a line or a single point.
-  """
-  design = np.concatenate([2 * points_Nx2, np.ones((len(points_Nx2), 1))], axis=1)
-  target = np.sum(points_Nx2 ** 2, axis=1)
-  solution, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
-  if rank < 3:
-    return points_Nx2.mean(axis=0)
-  return solution[:2]
-
-
-def fit_ring(cameras_Nx5):
-  """The Ring the raw poses [..., 5] lie on: a circle fitted to the positions, mean height/pitch."""
-  cameras = np.asarray(cameras_Nx5, np.float64).reshape(-1, 5)
-  if len(cameras) < 3:
-    raise ValueError(f"fit_ring needs at least three camera poses; got {len(cameras)}")
-  center = _circle_center(cameras[:, :2])
-  offset_Nx2 = cameras[:, :2] - center
-  bearing = np.arctan2(offset_Nx2[:, 1], offset_Nx2[:, 0])
-  return Ring(
-      center_xy=(float(center[0]), float(center[1])),
-      radius=float(np.linalg.norm(offset_Nx2, axis=1).mean()),
-      height=float(cameras[:, 2].mean()),
-      pitch=_circular_mean(cameras[:, 4]),
-      yaw_offset=_circular_mean(cameras[:, 3] - bearing))
-
-
-def ring_poses(ring, num_frames):
-  """num_frames raw poses [T, 5] evenly spaced on a full circle of `ring`."""
-  if num_frames < 1:
-    raise ValueError(f"num_frames must be positive; got {num_frames}")
-  bearing = np.linspace(0.0, 2.0 * np.pi, num_frames, endpoint=False)
-  x = ring.center_xy[0] + ring.radius * np.cos(bearing)
-  y = ring.center_xy[1] + ring.radius * np.sin(bearing)
-  yaw = np.angle(np.exp(1j * (bearing + ring.yaw_offset)))  # wrapped to (-pi, pi]
-  return np.stack([x, y, np.full_like(x, ring.height), yaw, np.full_like(x, ring.pitch)],
-                  axis=-1).astype(np.float32)
-
-
-def sample_grid(trained, frames_NxSxHxWx3, cameras_NxSx5, num_context, num_samples, rng):
-  """Rows [N, M + 1 + S + 1, H, W, 3]: context, target (view M), S prior samples, their mean."""
-  frames = np.asarray(frames_NxSxHxWx3, np.float32)
-  cameras = np.asarray(cameras_NxSx5, np.float32)
-  if not 0 <= num_context < frames.shape[1]:
-    raise ValueError(
-        f"num_context={num_context} must leave a target view; scenes have {frames.shape[1]} views")
-  context_frames = frames[:, :num_context]
-  target = frames[:, num_context]
-  rendered = trained.render(
-      context_frames, cameras[:, :num_context], cameras[:, num_context:num_context + 1], rng,
-      num_samples)
-  samples = np.asarray(rendered.samples[:, 0])  # [N, S, H, W, 3]
-  mean = np.asarray(rendered.images[:, 0])
-  return np.concatenate(
-      [context_frames, target[:, None], samples, mean[:, None]], axis=1), rendered
-
-
-def column_titles(num_context, num_samples):
-  return ([f"ctx {i + 1}" for i in range(num_context)] + ["target"]
-          + [f"smp {i + 1}" for i in range(num_samples)] + ["mean"])
-
-
-def fly_around(trained, context_frames, context_cameras, poses_Tx5, rng, num_samples=1):
-  """Frames [T, N, H, W, 3]: every scene seen from each ring pose, one key for all frames."""
-  batch = context_frames.shape[0]
-  r = trained.represent(context_frames, context_cameras)
-  frames = []
-  for pose in np.asarray(poses_Tx5, np.float32):
-    query = np.broadcast_to(pose, (batch, 1, 5))
-    frames.append(np.asarray(
-        trained.render_from_representation(r, query, rng, num_samples).images[:, 0]))
-  return np.stack(frames)
-
-
-def run(workdir, out, gif=None, step=None, num_scenes=4, num_context=None, num_samples=4,
-        num_frames=36, scale=None, seed=0, data_root=None):
-  """Writes the PNG grid to `out` and the fly-around GIF to `gif`; returns both paths."""
-  trained = inference.load(workdir, step)
-  frames, cameras = inference.load_test_scenes(trained.config, num_scenes, data_root)
-  num_context = trained.config.data.max_context if num_context is None else num_context
-  num_context = min(num_context, frames.shape[1] - 1)
-  # Aim for pictures a few hundred pixels wide whatever the training resolution.
-  scale = max(1, 128 // trained.image_size) if scale is None else scale
-  grid_key, gif_key = jax.random.split(jax.random.key(seed))
-
-  rows, _ = sample_grid(trained, frames, cameras, num_context, num_samples, grid_key)
-  picture = images.grid(images.upscale(rows, scale))
-  picture = images.add_column_titles(
-      picture, column_titles(num_context, num_samples), trained.image_size * scale)
-  images.save_png(out, picture)
-
-  gif = os.path.splitext(out)[0] + ".gif" if gif is None else gif
-  poses = ring_poses(fit_ring(cameras), num_frames)
-  movie = fly_around(
-      trained, frames[:, :num_context], cameras[:, :num_context], poses, gif_key)
-  tiled = [images.grid(images.upscale(frame[None], scale)) for frame in movie]
-  images.save_gif(gif, np.stack(tiled))
-  return out, gif
-
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-  """The command-line flags; defined only when run as a program, so importing the module
-  never collides with another module's flags of the same name."""
-  flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
-  flags.DEFINE_string("out", None, "PNG grid path (default: <workdir>/render.png).")
-  flags.DEFINE_string("gif", None, "Fly-around GIF path (default: --out with .gif).")
-  flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-  flags.DEFINE_integer("num_scenes", 4, "Test scenes (grid rows).")
-  flags.DEFINE_integer("num_context", None, "Context views (default: max_context).")
-  flags.DEFINE_integer("num_samples", 4, "Prior samples per target.")
-  flags.DEFINE_integer("num_frames", 36, "Frames of the fly-around.")
-  flags.DEFINE_integer("scale", None, "Integer upscaling (default: to ~128 px).")
-  flags.DEFINE_integer("seed", 0, "Random seed of the samples.")
-  flags.DEFINE_string("data_root", None, "Override config.data.root.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
+_OUT = flags.DEFINE_string("out", None, "PNG grid path (default: <workdir>/render.png).")
+_GIF = flags.DEFINE_string("gif", None, "Fly-around GIF path (default: --out with .gif).")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+_NUM_SCENES = flags.DEFINE_integer("num_scenes", 4, "Test scenes (grid rows).")
+_NUM_CONTEXT = flags.DEFINE_integer("num_context", None, "Context views (default: max_context).")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 4, "Prior samples per target.")
+_NUM_FRAMES = flags.DEFINE_integer("num_frames", 36, "Frames of the fly-around.")
+_SCALE = flags.DEFINE_integer("scale", None, "Integer upscaling (default: to ~128 px).")
+_SEED = flags.DEFINE_integer("seed", 0, "Random seed of the samples.")
+_DATA_ROOT = flags.DEFINE_string("data_root", None, "Override config.data.root.")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  out = FLAGS.out or os.path.join(FLAGS.workdir, "render.png")
-  png, gif = run(FLAGS.workdir, out, FLAGS.gif, FLAGS.step, FLAGS.num_scenes,
-                 FLAGS.num_context, FLAGS.num_samples, FLAGS.num_frames, FLAGS.scale,
-                 FLAGS.seed, FLAGS.data_root)
+  png, gif = render.run(_WORKDIR.value, _OUT.value, _GIF.value, _STEP.value, _NUM_SCENES.value,
+                        _NUM_CONTEXT.value, _NUM_SAMPLES.value, _NUM_FRAMES.value, _SCALE.value,
+                        _SEED.value, _DATA_ROOT.value)
   print(f"wrote {png} and {gif}")
 
 
 if __name__ == "__main__":
-  define_flags()
   flags.mark_flag_as_required("workdir")
   app.run(main)

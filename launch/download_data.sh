@@ -4,8 +4,8 @@
 # Usage: launch/download_data.sh DATASET [ROOT] [--files N] [--dry-run]
 #
 # Copies gs://gqn-dataset/DATASET/{train,test}/ into ROOT/DATASET/{train,test}/, keeping DeepMind's
-# file names (<i>-of-<n>.tfrecord), which is the layout gqn_jax.data and tfds_builders/ read; a
-# partial download (--files) is a valid dataset too. Files already present are skipped (cp -n),
+# file names (<i>-of-<n>.tfrecord), which is the layout gqn_jax.data.reader and tfds_builders/
+# read; a partial download (--files) is a valid dataset too. Files already present are skipped (cp -n),
 # so an interrupted download resumes when run again. ROOT may be a gs:// URL to copy the data into
 # your own bucket next to your TPUs.
 #
@@ -27,7 +27,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 # Files per split as DeepMind published them; tests/test_launch.py checks this against
-# gqn_jax/records.py.
+# gqn_jax/data/records.py.
 split_sizes() {
   case "$1" in
     jaco) echo "3600 400" ;;
@@ -101,7 +101,7 @@ for split in train test; do
   count=$((NUM_FILES < total ? NUM_FILES : total))
   urls=()
   for ((i = 1; i <= count; i++)); do
-    # Zero-padded to the width of the file count, as in gqn_jax.records.shard_filename.
+    # Zero-padded to the width of the file count, as in gqn_jax.data.records.shard_filename.
     printf -v url '%s/%s/%s/%0*d-of-%s.tfrecord' "${SOURCE}" "${DATASET}" "${split}" \
       "${#total}" "${i}" "${total}"
     urls+=("${url}")

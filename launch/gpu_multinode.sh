@@ -11,7 +11,7 @@
 # Starts `python -m gqn_jax.main --workdir=DIR ARGS` under srun on every node of the allocation:
 # one process per node that drives all its GPUs (default), or with --per-gpu one process per GPU.
 # Each process gets JAX_COORDINATOR_ADDRESS (first node of the allocation), JAX_NUM_PROCESSES and
-# JAX_PROCESS_ID (its SLURM_PROCID), which gqn_jax.distributed.maybe_initialize passes to
+# JAX_PROCESS_ID (its SLURM_PROCID), which gqn_jax.training.distributed.maybe_initialize passes to
 # jax.distributed.initialize; with --per-gpu also JAX_LOCAL_DEVICE_IDS (its GPU on the node).
 # Re-running with the same --workdir resumes from the newest checkpoint there.
 #

@@ -1,6 +1,61 @@
-"""Test-wide settings: keep TensorFlow off accelerators and quiet, and JAX on 64-bit-free CPU."""
+"""Test-wide settings, and the fixtures several test modules share (session-scoped: built once).
+
+- `repo_dir`: the checkout's root; command-line tests run there.
+- `procedural_cache`: where the procedural scenes of the tiny runs are rendered, once a session.
+- `tiny_config`: makes a fresh `configs/rooms.py:tiny` config on those procedural scenes.
+- `tiny_run_workdir`: the workdir of one finished tiny training run (4 steps, checkpoints at 2
+  and 4), shared by the tests of restoring, rendering, evaluating, analysis and the notebooks.
+- `trained`: that run restored with gqn_jax.trained.restore.load.
+"""
 
 import os
+import pathlib
 
+# Before TensorFlow is first imported: keep it quiet and its CPU kernels deterministic.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import pytest  # pylint: disable=wrong-import-position
+
+from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
+from gqn_jax.training import configs  # pylint: disable=wrong-import-position
+
+REPO_DIR = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_dir():
+  return REPO_DIR
+
+
+@pytest.fixture(scope="session")
+def procedural_cache(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("procedural"))
+
+
+@pytest.fixture(scope="session")
+def tiny_config(procedural_cache):
+  """A function returning a new configs/rooms.py:tiny config that trains on procedural scenes."""
+
+  def make(num_steps=None):
+    config = configs.load("configs/rooms.py:tiny")
+    config.data.source = "procedural"
+    config.data.procedural_cache = procedural_cache
+    if num_steps is not None:
+      config.train.num_steps = num_steps
+    return config
+
+  return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run_workdir(tiny_config, tmp_path_factory):
+  from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path_factory.mktemp("tiny_run") / "workdir"
+  train.train_and_evaluate(tiny_config(), str(workdir))
+  return str(workdir)
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_run_workdir):
+  return restore.load(tiny_run_workdir)

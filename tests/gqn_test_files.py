@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
-from gqn_jax import data
-from gqn_jax import records
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
 
 def scene_cameras(scene_id, sequence_size):
@@ -39,13 +39,13 @@ def scene_pixels(scene_id, sequence_size, frame_size, texture=True):
 
 
 def encode_jpegs(pixels_SxHxWx3, quality=90):
-  tf = data.import_tf()
+  tf = reader.import_tf()
   return [tf.io.encode_jpeg(frame, quality=quality).numpy() for frame in pixels_SxHxWx3]
 
 
 def expected_scene(scene_id, sequence_size, frame_size, texture=True):
   """{'frames', 'cameras'} exactly as tf.image.decode_jpeg decodes what `write_dataset` wrote."""
-  tf = data.import_tf()
+  tf = reader.import_tf()
   jpegs = encode_jpegs(scene_pixels(scene_id, sequence_size, frame_size, texture))
   frames = np.stack([tf.image.decode_jpeg(jpeg).numpy() for jpeg in jpegs])
   return {"frames": frames, "cameras": scene_cameras(scene_id, sequence_size)}
@@ -65,13 +65,13 @@ def write_dataset(root, name, split="train", *, file_numbers=(1, 2), num_files=N
   gqn_jax_procedural.json describing them is written too. n defaults to DeepMind's file count
   (so most shards are "missing", like a partial download). Returns the paths, sorted.
   """
-  tf = data.import_tf()
+  tf = reader.import_tf()
   if procedural:
     if frame_size is None or sequence_size is None:
       raise ValueError("procedural datasets need frame_size and sequence_size")
     num_files = num_files or max(file_numbers)
     tf.io.gfile.makedirs(f"{root}/{name}")
-    with tf.io.gfile.GFile(data.spec_path(name, root), "w") as f:
+    with tf.io.gfile.GFile(reader.spec_path(name, root), "w") as f:
       json.dump({"frame_size": frame_size, "sequence_size": sequence_size}, f)
   else:
     info = records.get_info(name)
@@ -94,7 +94,12 @@ def write_dataset(root, name, split="train", *, file_numbers=(1, 2), num_files=N
 
 def write_records(path, serialized_records):
   """Writes arbitrary serialized records to `path` (for corrupt-data tests)."""
-  tf = data.import_tf()
+  tf = reader.import_tf()
   with tf.io.TFRecordWriter(path) as writer:
     for record in serialized_records:
       writer.write(record)
+
+
+def read_split(name, split, root, **kwargs):
+  """reader.read_scenes of one split of `name` under `root`, found with reader.find_dataset."""
+  return reader.read_scenes(reader.find_dataset(name, root, splits=(split,)), split, **kwargs)

@@ -1,22 +1,16 @@
-"""Tests of gqn_jax.analysis: scene algebra, per-pixel uncertainty, expected information gain."""
+"""gqn_jax.trained.analysis: scene algebra, per-pixel uncertainty, expected information gain."""
 
 import jax
 import numpy as np
 import pytest
 
-from gqn_jax import analysis
-from gqn_jax import inference
-from tests.test_inference import tiny_run_workdir
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  return inference.load(tiny_run_workdir(tmp_path_factory))
+from gqn_jax.trained import analysis
+from gqn_jax.trained import restore
 
 
 @pytest.fixture(scope="module")
 def scenes(trained):
-  return inference.load_test_scenes(trained.config, num_scenes=3)
+  return restore.load_test_scenes(trained.config, num_scenes=3)
 
 
 def test_pixel_uncertainty_is_the_channel_mean_of_the_sample_std():

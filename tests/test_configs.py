@@ -1,7 +1,6 @@
 """configs/*.py: the paper's values, presets, and the errors a bad config gives before training."""
 
 import dataclasses
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,31 +8,27 @@ import sys
 import ml_collections
 import pytest
 
-from gqn_jax import config_checks
-from gqn_jax import model as gqn_model
-from gqn_jax import records
-from tests import gqn_test_files
+import gqn_test_files
+from gqn_jax.data import reader
+from gqn_jax.data import records
+from gqn_jax.model import config as gqn_config
+from gqn_jax.training import config_checks
+from gqn_jax.training import configs
 
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG_DIR = os.path.join(REPO_DIR, "configs")
 CONFIG_FILES = ("rooms", "rooms_free_camera", "shepard_metzler", "mazes", "jaco")
 
 
 def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"config_{name}",
-                                                os.path.join(CONFIG_DIR, f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return configs.load(f"configs/{name}.py" + (f":{arg}" if arg else ""))
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
 @pytest.mark.parametrize("arg", [None, "small", "tiny"])
 def test_every_config_builds_the_model_config_and_passes_checks(name, arg):
   config = load_config(name, arg)
-  expected = {f.name for f in dataclasses.fields(gqn_model.GQNConfig)} - {"image_size"}
+  expected = {f.name for f in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}
   assert set(config.model.keys()) == expected
-  gqn_model.GQNConfig(image_size=config.data.image_size, **config.model.to_dict())
+  assert configs.model_config(config).image_size == config.data.image_size
   records.get_info(config.data.name)
   config_checks.check_config(config, device_count=1)
 
@@ -53,7 +48,7 @@ def test_rooms_holds_table_s1():
 
 def test_model_defaults_mirror_gqnconfig():
   config = load_config("rooms")
-  defaults = gqn_model.GQNConfig()
+  defaults = gqn_config.GQNConfig()
   for key, value in config.model.items():
     assert getattr(defaults, key) == value, key
 
@@ -75,12 +70,12 @@ def test_unknown_config_arg_is_an_error():
     load_config("rooms", "huge")
 
 
-def test_main_rejects_a_misspelt_override():
+def test_main_rejects_a_misspelt_override(repo_dir):
   """lock_config=True: a typo in an override stops the run before anything is imported or built."""
   result = subprocess.run(
       [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
        "--config.train.batch_sise=8", "--workdir=/nonexistent/never_created"],
-      cwd=REPO_DIR, capture_output=True, text=True, timeout=120, check=False)
+      cwd=repo_dir, capture_output=True, text=True, timeout=120, check=False)
   assert result.returncode != 0
   assert "batch_sise" in result.stderr
   assert not os.path.exists("/nonexistent/never_created")
@@ -123,13 +118,10 @@ def test_missing_section_is_an_error():
 def test_max_context_must_leave_a_query_view(tmp_path):
   gqn_test_files.write_dataset(str(tmp_path), "rooms_ring_camera", procedural=True,
                                frame_size=16, sequence_size=4)
-  config = _tiny()
-  config.data.max_context = 3
-  config_checks.check_context_size(config, str(tmp_path))
-  config.data.max_context = 4
-  with pytest.raises(ValueError, match="max_context=4 .* only 4 views.* at most 3"):
-    config_checks.check_context_size(config, str(tmp_path))
-  config.data.name = "jaco"
-  config.data.max_context = 11
+  found = reader.find_dataset("rooms_ring_camera", str(tmp_path), splits=("train",))
+  assert (found.views_per_scene, found.source) == (4, "procedural")
+  reader.check_context_fits(3, found.views_per_scene, found.name)
+  with pytest.raises(ValueError, match="max_context=4 .* 4 views per scene.* at most 3"):
+    reader.check_context_fits(4, found.views_per_scene, found.name)
   with pytest.raises(ValueError, match="at most 10"):
-    config_checks.check_context_size(config, str(tmp_path / "nowhere"))
+    reader.check_context_fits(11, records.get_info("jaco").sequence_size, "jaco")

@@ -1,12 +1,10 @@
-"""Tests for gqn_jax.distributed: launch detection, batch arithmetic, file sharding, two real processes.
+"""gqn_jax.training.distributed: launch detection, batch arithmetic, file sharding, two processes.
 
 The two-process test starts two Python processes on this machine that meet through
 jax.distributed (CPU collectives), exactly as two hosts of a pod would.
 """
 
-import importlib.util
 import os
-import pathlib
 import re
 import socket
 import subprocess
@@ -14,10 +12,9 @@ import sys
 import textwrap
 
 import jax
-import numpy as np
 import pytest
 
-from gqn_jax import distributed
+from gqn_jax.training import distributed
 
 _SLURM_STEP = {
     "SLURM_JOB_ID": "4242", "SLURM_STEP_NODELIST": "gpu[003-004]", "SLURM_NTASKS": "2",
@@ -139,9 +136,9 @@ def test_non_positive_or_non_integer_counts_are_rejected(bad):
 @pytest.mark.parametrize("num_files,process_count", [(16, 4), (2160, 32), (10, 3), (7, 7)])
 def test_each_process_reads_a_disjoint_share_and_together_all_files(num_files, process_count):
   # The input pipeline owns the sharding rule; this checks the multi-host property of it.
-  from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from gqn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   files = [f"/data/rooms/train/{i:04d}-of-{num_files:04d}.tfrecord" for i in range(1, num_files + 1)]
-  shares = [input_pipeline.shard_files(files, index, process_count)
+  shares = [pipeline.shard_files(files, index, process_count)
             for index in range(process_count)]
   seen = [name for share in shares for name in share]
   assert sorted(seen) == sorted(files)  # covering, and no file twice (disjoint)
@@ -150,7 +147,7 @@ def test_each_process_reads_a_disjoint_share_and_together_all_files(num_files, p
 
 _WORKER = textwrap.dedent("""
     import jax, numpy as np
-    from gqn_jax import distributed
+    from gqn_jax.training import distributed
     spec = distributed.maybe_initialize()
     mesh = jax.make_mesh((jax.device_count(),), ("data",),
                          axis_types=(jax.sharding.AxisType.Auto,))
@@ -195,26 +192,17 @@ def test_two_processes_form_one_global_batch():
   ]
 
 
-def test_scaling_doc_uses_the_models_parameter_count():
+def test_scaling_doc_uses_the_models_parameter_count(repo_dir):
   """docs/scaling.md derives the all-reduce size from this count; it must be the model's."""
-  from gqn_jax import model as gqn_model  # pylint: disable=g-import-not-at-top
-  repo = pathlib.Path(__file__).resolve().parent.parent
-  spec = importlib.util.spec_from_file_location("rooms_config", repo / "configs" / "rooms.py")
-  rooms = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(rooms)
-  config = rooms.get_config()
-  model = gqn_model.GQN(gqn_model.GQNConfig(image_size=config.data.image_size, **config.model))
-  size, slots = config.data.image_size, config.data.max_context
-  batch = dict(
-      context_frames=np.zeros((1, slots, size, size, 3), np.float32),
-      context_cameras=np.zeros((1, slots, 5), np.float32),
-      context_mask=np.ones((1, slots), bool),
-      query_frame=np.zeros((1, size, size, 3), np.float32),
-      query_camera=np.zeros((1, 5), np.float32))
+  from gqn_jax.model import gqn  # pylint: disable=g-import-not-at-top
+  from gqn_jax.training import configs  # pylint: disable=g-import-not-at-top
+  config = configs.load("configs/rooms.py")
+  model = configs.build_model(config)
+  batch = gqn.dummy_batch(config.data.image_size, config.data.max_context)
   key = jax.random.key(0)
   shapes = jax.eval_shape(lambda: model.init({"params": key, "sample": key}, batch, 2.0))
   num_params = sum(leaf.size for leaf in jax.tree.leaves(shapes["params"]))
-  doc = (repo / "docs" / "scaling.md").read_text()
+  doc = (repo_dir / "docs" / "scaling.md").read_text()
   claimed = int(re.search(r"\| parameters \| \*\*([\d,]+)\*\*", doc).group(1).replace(",", ""))
   assert claimed == num_params
   megabytes = int(re.search(r"x 4 bytes = \*\*(\d+) MB\*\*", doc).group(1))

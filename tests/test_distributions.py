@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gqn_jax import distributions
+from gqn_jax.model import distributions
 
 
 def test_log_prob_matches_scipy_formula():

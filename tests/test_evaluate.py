@@ -1,4 +1,5 @@
-"""Tests of gqn_jax.evaluate: metrics per number of context views, and the CLI's JSON and plot."""
+"""Tests of gqn_jax.trained.evaluate (metrics per number of context views) and its command line,
+`python -m gqn_jax.evaluate` (JSON and plot)."""
 
 import json
 import math
@@ -10,20 +11,8 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from gqn_jax import evaluate
-from gqn_jax import inference
-from tests.test_inference import REPO
-from tests.test_inference import tiny_run_workdir
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-  return tiny_run_workdir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def trained(workdir):
-  return inference.load(workdir)
+from gqn_jax.trained import evaluate
+from gqn_jax.trained import restore
 
 
 def test_view_orders_are_permutations_fixed_per_scene():
@@ -35,7 +24,7 @@ def test_view_orders_are_permutations_fixed_per_scene():
 
 
 def test_evaluate_scenes_keys_finite_values_and_units(trained):
-  frames, cameras = inference.load_test_scenes(trained.config, num_scenes=3)
+  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=3)
   results = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2)
   max_context = trained.config.data.max_context
   assert results["num_context"] == list(range(max_context + 1))
@@ -64,17 +53,18 @@ def test_evaluate_scenes_keys_finite_values_and_units(trained):
 
 
 def test_evaluate_scenes_checks_the_context_size(trained):
-  frames, cameras = inference.load_test_scenes(trained.config, num_scenes=1)
-  with pytest.raises(ValueError, match="max_context=10 needs scenes with more than 10 views"):
+  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=1)
+  with pytest.raises(ValueError, match="max_context=10 leaves no query view: .* 10 views per"):
     evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), max_context=10)
   with pytest.raises(ValueError, match="at least one scene"):
     evaluate.evaluate_stream(trained, iter([]), jax.random.key(0))
 
 
-def test_cli_writes_json_and_plot(workdir, tmp_path):
+def test_cli_writes_json_and_plot(tiny_run_workdir, tmp_path, repo_dir):
   result = subprocess.run(
-      [sys.executable, "-m", "gqn_jax.evaluate", f"--workdir={workdir}", "--num_scenes=2",
-       f"--out={tmp_path}"], capture_output=True, text=True, check=False, cwd=REPO)
+      [sys.executable, "-m", "gqn_jax.evaluate", f"--workdir={tiny_run_workdir}",
+       "--num_scenes=2", f"--out={tmp_path}"],
+      capture_output=True, text=True, check=False, cwd=repo_dir)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(tmp_path / "evaluation.json", encoding="utf-8") as file:
     results = json.load(file)

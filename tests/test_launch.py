@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from gqn_jax import distributed
-from gqn_jax import records
+from gqn_jax.training import distributed
+from gqn_jax.data import records
 
 LAUNCH = pathlib.Path(__file__).resolve().parent.parent / "launch"
 SCRIPTS = ("tpu_vm.sh", "tpu_logs.sh", "tpu_delete.sh", "gpu_multinode.sh", "download_data.sh")
@@ -284,7 +284,7 @@ def test_tpu_vm_creates_reuses_or_replaces_the_tpu(sandbox, state, expected):
   assert not pathlib.Path(_stub_calls(sandbox)[-3]["argv"][5]).exists()  # cleaned up
   with tarfile.open(sandbox / "stub.log.tgz") as archive:
     names = archive.getnames()
-  assert "gqn_jax/distributed.py" in names and "launch/tpu_vm.sh" in names
+  assert "gqn_jax/training/distributed.py" in names and "launch/tpu_vm.sh" in names
   assert not any(name.startswith(".git/") for name in names)
 
 

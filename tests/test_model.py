@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gqn_jax import distributions
-from gqn_jax import generator
-from gqn_jax.model import GQN, GQNConfig, ELBOTerms, bits_per_dim, nats_per_image
+from gqn_jax.model import cores
+from gqn_jax.model import distributions
+from gqn_jax.model.config import GQNConfig
+from gqn_jax.model.gqn import ELBOTerms, GQN
 
 TINY = GQNConfig(image_size=16, num_layers=3, h_channels=8, z_channels=2, canvas_channels=8,
                  r_channels=16)
@@ -134,18 +135,12 @@ def test_generate_from_representation_broadcasts_a_1x1_r(params):
   assert images.shape == (B, S, S, 3)
 
 
-def test_unit_helpers():
-  neg_elbo = jnp.array([1000.0, 2000.0])
-  assert float(nats_per_image(neg_elbo)) == pytest.approx(1500.0)
-  assert float(bits_per_dim(neg_elbo, 64)) == pytest.approx(1500.0 / (64 * 64 * 3 * np.log(2)))
-
-
 def _random_carry(rng, config):
   shape = (B, config.grid_size, config.grid_size, config.h_channels)
   normal = lambda s: jnp.asarray(rng.normal(size=s).astype(np.float32))
-  state = lambda: generator.convlstm.LSTMState(normal(shape), normal(shape))
+  state = lambda: cores.convlstm.LSTMState(normal(shape), normal(shape))
   canvas = normal((B, config.image_size, config.image_size, config.canvas_channels))
-  return generator.CoreCarry(generator=state(), canvas=canvas, inference=state())
+  return cores.CoreCarry(generator=state(), canvas=canvas, inference=state())
 
 
 def test_prior_is_computed_before_the_generator_consumes_z(params):
@@ -156,9 +151,9 @@ def test_prior_is_computed_before_the_generator_consumes_z(params):
   viewpoint_map = jnp.asarray(rng.normal(size=(B, grid, grid, 7)).astype(np.float32))
   r_map = jnp.asarray(rng.normal(size=(B, grid, grid, TINY.r_channels)).astype(np.float32))
   query_down = jnp.asarray(rng.normal(
-      size=(B, grid, grid, generator.QUERY_DOWN_CHANNELS)).astype(np.float32))
+      size=(B, grid, grid, cores.QUERY_DOWN_CHANNELS)).astype(np.float32))
   step_params = jax.tree.map(lambda p: p[1], params["cores"]["steps"])  # core l = 1
-  step = generator.CoreStep(TINY.core_config)
+  step = cores.CoreStep(TINY)
 
   def run(key):
     (new_carry, kl_B), sown = step.apply({"params": step_params}, carry, 1, viewpoint_map, r_map,
@@ -166,7 +161,7 @@ def test_prior_is_computed_before_the_generator_consumes_z(params):
     return new_carry, kl_B, sown["intermediates"]
 
   new_carry, kl_B, sown = run(jax.random.key(0))
-  head = generator.LatentHead(TINY.z_channels)
+  head = cores.LatentHead(TINY.z_channels)
   prior_before = head.apply({"params": step_params["prior"]}, carry.generator.hidden)
   prior_after = head.apply({"params": step_params["prior"]}, new_carry.generator.hidden)
   np.testing.assert_allclose(sown["prior_mean"][0], prior_before[0], rtol=1e-6)
@@ -192,7 +187,7 @@ def test_kl_of_step_zero_uses_the_zero_initial_state(params):
   prior_mean = sown["intermediates"]["cores"]["steps"]["prior_mean"][0]  # [L, B, h, w, Z]
   step0 = jax.tree.map(lambda p: p[0], params["cores"]["steps"]["prior"])
   zero_hidden = jnp.zeros((B, TINY.grid_size, TINY.grid_size, TINY.h_channels))
-  expected = generator.LatentHead(TINY.z_channels).apply({"params": step0}, zero_hidden)[0]
+  expected = cores.LatentHead(TINY.z_channels).apply({"params": step0}, zero_hidden)[0]
   np.testing.assert_allclose(prior_mean[0], expected, rtol=1e-6, atol=1e-7)
   assert terms.kl_per_step.shape == (B, TINY.num_layers)
 

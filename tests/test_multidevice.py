@@ -13,24 +13,24 @@ import textwrap
 import numpy as np
 import pytest
 
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SCRIPT = textwrap.dedent("""
     import json
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from gqn_jax import default_config, distributed, train
+    from gqn_jax.model import gqn
+    from gqn_jax.training import configs, distributed, train
 
     assert jax.device_count() == 8, jax.devices()
-    config = default_config.finish(
-        default_config.paper_config("rooms_ring_camera", 64, 5), "tiny")
+    config = configs.load("configs/rooms.py:tiny")
     config.train.batch_size = 8
-    model = train.build_model(config)
+    model = configs.build_model(config)
     optimizer = train.build_optimizer(config.train)
     rng = np.random.default_rng(0)
     host_batch = {name: rng.random(value.shape, np.float32).astype(value.dtype)
-                  for name, value in train.dummy_batch(config, 8).items()}
+                  for name, value in gqn.dummy_batch(
+                      config.data.image_size, config.data.max_context, 8).items()}
     host_batch["context_mask"] = rng.random((8, config.data.max_context)) < 0.6
     identical = {name: np.repeat(value[:1], 8, axis=0) for name, value in host_batch.items()}
 
@@ -71,10 +71,10 @@ _SCRIPT = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def results():
+def results(repo_dir):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
              JAX_PLATFORMS="cpu")
-  completed = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO_DIR, env=env,
+  completed = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=repo_dir, env=env,
                              capture_output=True, text=True, timeout=600, check=False)
   assert completed.returncode == 0, completed.stderr[-4000:]
   line = [l for l in completed.stdout.splitlines() if l.startswith("RESULT")][-1]

@@ -9,11 +9,12 @@ import pathlib
 
 import nbclient
 import nbformat
+import pytest
 
-from tests.test_inference import REPO
-from tests.test_inference import tiny_run_workdir
 
-NOTEBOOKS = REPO / "notebooks"
+@pytest.fixture(scope="module", name="notebooks_dir")
+def fixture_notebooks_dir(repo_dir):
+  return repo_dir / "notebooks"
 
 
 def inject_parameters(notebook, parameters):
@@ -28,13 +29,13 @@ def inject_parameters(notebook, parameters):
   return notebook
 
 
-def execute(name, parameters, tmp_path):
-  notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+def execute(notebooks_dir, name, parameters, tmp_path):
+  notebook = nbformat.read(notebooks_dir / name, as_version=4)
   nbformat.validate(notebook)
   inject_parameters(notebook, parameters)
   client = nbclient.NotebookClient(
       notebook, timeout=600, kernel_name="python3",
-      resources={"metadata": {"path": str(NOTEBOOKS)}})
+      resources={"metadata": {"path": str(notebooks_dir)}})
   client.execute()
   nbformat.write(notebook, tmp_path / name)  # kept for inspection when something looks off
   return notebook
@@ -45,16 +46,16 @@ def outputs_of(notebook, kind):
           for output in cell.get("outputs", []) if output.get("output_type") == kind]
 
 
-def test_train_notebook_trains_in_resumable_chunks(tmp_path, tmp_path_factory):
-  tiny_run_workdir(tmp_path_factory)  # renders the procedural scenes this test reuses
-  cache = tmp_path_factory.getbasetemp() / "gqn_inference_tiny_run" / "procedural"
+def test_train_notebook_trains_in_resumable_chunks(notebooks_dir, tmp_path, tiny_run_workdir,
+                                                   procedural_cache):
+  del tiny_run_workdir  # it rendered the procedural scenes this test reuses
   workdir = tmp_path / "run"
   parameters = {
       "CONFIG": "configs/rooms.py:tiny", "WORKDIR": str(workdir), "DATA_SOURCE": "procedural",
-      "DATA_ROOT": str(tmp_path / "no_deepmind_data"), "PROCEDURAL_CACHE": str(cache),
+      "DATA_ROOT": str(tmp_path / "no_deepmind_data"), "PROCEDURAL_CACHE": procedural_cache,
       "NUM_STEPS": 2, "STEPS_PER_CHUNK": 1, "NUM_PLOT_SCENES": 2,
   }
-  notebook = execute("train_tpu.ipynb", parameters, tmp_path)
+  notebook = execute(notebooks_dir, "train_tpu.ipynb", parameters, tmp_path)
   steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
   assert steps == [1, 2]  # chunk 2 resumed from chunk 1's checkpoint, as after a restart
   text = "".join(output.get("text", "") for output in outputs_of(notebook, "stream"))
@@ -63,10 +64,10 @@ def test_train_notebook_trains_in_resumable_chunks(tmp_path, tmp_path_factory):
              for output in outputs_of(notebook, "display_data"))
 
 
-def test_render_notebook_runs_on_a_tiny_checkpoint(tmp_path, tmp_path_factory):
-  workdir = tiny_run_workdir(tmp_path_factory)
+def test_render_notebook_runs_on_a_tiny_checkpoint(notebooks_dir, tmp_path, tiny_run_workdir):
+  workdir = tiny_run_workdir
   parameters = {"WORKDIR": workdir, "NUM_SCENES": 3, "NUM_SAMPLES": 2, "NUM_FRAMES": 4}
-  notebook = execute("render.ipynb", parameters, tmp_path)
+  notebook = execute(notebooks_dir, "render.ipynb", parameters, tmp_path)
   pictures = [output for output in outputs_of(notebook, "display_data")
               if "image/png" in output.get("data", {}) or "image/gif" in output.get("data", {})]
   # Novel views, fly-around, uncertainty, information gain, scene algebra.

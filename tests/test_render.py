@@ -1,4 +1,5 @@
-"""Tests of gqn_jax.render (ring fitting, grids, the CLI's PNG and GIF) and gqn_jax.images."""
+"""Tests of gqn_jax.trained.render (ring fitting, grids), its command line `python -m
+gqn_jax.render` (PNG and GIF) and gqn_jax.images."""
 
 import subprocess
 import sys
@@ -9,15 +10,8 @@ from PIL import Image
 import pytest
 
 from gqn_jax import images
-from gqn_jax import inference
-from gqn_jax import render
-from tests.test_inference import REPO
-from tests.test_inference import tiny_run_workdir
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-  return tiny_run_workdir(tmp_path_factory)
+from gqn_jax.trained import render
+from gqn_jax.trained import restore
 
 
 def _ring_cameras(center, radius, height, pitch, yaw_offset, bearings):
@@ -53,9 +47,8 @@ def test_ring_poses_make_a_full_circle_looking_like_the_data():
   assert refit.radius == pytest.approx(2.0, rel=1e-5)
 
 
-def test_fit_ring_on_the_procedural_ring_camera_data(workdir):
-  trained = inference.load(workdir)
-  _, cameras = inference.load_test_scenes(trained.config)
+def test_fit_ring_on_the_procedural_ring_camera_data(trained):
+  _, cameras = restore.load_test_scenes(trained.config)
   ring = render.fit_ring(cameras)
   distances = np.linalg.norm(cameras[..., :2] - np.array(ring.center_xy), axis=-1)
   # rooms_ring_camera: every camera sits at (nearly) the ring's radius and height.
@@ -63,9 +56,8 @@ def test_fit_ring_on_the_procedural_ring_camera_data(workdir):
   np.testing.assert_allclose(cameras[..., 2], ring.height, atol=0.05)
 
 
-def test_sample_grid_columns(workdir):
-  trained = inference.load(workdir)
-  frames, cameras = inference.load_test_scenes(trained.config, num_scenes=2)
+def test_sample_grid_columns(trained):
+  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=2)
   rows, rendered = render.sample_grid(trained, frames, cameras, 2, 3, jax.random.key(0))
   size = trained.image_size
   assert rows.shape == (2, 2 + 1 + 3 + 1, size, size, 3)
@@ -76,14 +68,14 @@ def test_sample_grid_columns(workdir):
   assert len(render.column_titles(2, 3)) == rows.shape[1]
 
 
-def test_cli_writes_a_png_grid_and_an_animated_gif(workdir, tmp_path):
+def test_cli_writes_a_png_grid_and_an_animated_gif(tiny_run_workdir, trained, tmp_path,
+                                                    repo_dir):
   out = tmp_path / "pictures" / "grid.png"
   result = subprocess.run(
-      [sys.executable, "-m", "gqn_jax.render", f"--workdir={workdir}", f"--out={out}",
+      [sys.executable, "-m", "gqn_jax.render", f"--workdir={tiny_run_workdir}", f"--out={out}",
        "--num_scenes=2", "--num_samples=2", "--num_frames=5", "--scale=2"],
-      capture_output=True, text=True, check=False, cwd=REPO)
+      capture_output=True, text=True, check=False, cwd=repo_dir)
   assert result.returncode == 0, result.stderr[-3000:]
-  trained = inference.load(workdir)
   cell, pad, columns = 2 * trained.image_size, 2, trained.config.data.max_context + 1 + 2 + 1
   with Image.open(out) as png:
     assert png.format == "PNG"
@@ -97,10 +89,10 @@ def test_cli_writes_a_png_grid_and_an_animated_gif(workdir, tmp_path):
   assert np.abs(first - third).mean() > 0, "the camera moved but the frames did not change"
 
 
-def test_cli_without_a_checkpoint_names_the_folder(tmp_path):
+def test_cli_without_a_checkpoint_names_the_folder(tmp_path, repo_dir):
   result = subprocess.run(
       [sys.executable, "-m", "gqn_jax.render", f"--workdir={tmp_path}"],
-      capture_output=True, text=True, check=False, cwd=REPO)
+      capture_output=True, text=True, check=False, cwd=repo_dir)
   assert result.returncode != 0
   assert f"no checkpoint directory at {tmp_path}/checkpoints" in result.stderr
 

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gqn_jax.model import GQN, GQNConfig
-from gqn_jax import representation
+from gqn_jax.model import representation
+from gqn_jax.model.config import GQNConfig
+from gqn_jax.model.gqn import GQN
 
 R = 16  # tiny r_channels keeps the 64x64 cases fast
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gqn_jax import data
-from gqn_jax import records
+import gqn_test_files
 from gqn_jax import scenes
+from gqn_jax.data import reader
+from gqn_jax.data import records
 from gqn_jax.scenes import contact_sheet
 from gqn_jax.scenes import datasets
 from gqn_jax.scenes import writer
@@ -55,7 +56,7 @@ def test_files_parse_with_deepminds_layout(written, name):
     assert example["cameras"].shape == (views * 5,)
     frame = tf.io.decode_jpeg(example["frames"][views - 1]).numpy()
     assert frame.shape == (kind.frame_size, kind.frame_size, 3)
-  with open(os.path.join(written, name, scenes.METADATA_FILENAME), encoding="utf-8") as f:
+  with open(reader.spec_path(name, written), encoding="utf-8") as f:
     metadata = json.load(f)
   assert metadata["frame_size"] == kind.frame_size and metadata["sequence_size"] == views
   assert metadata["splits"]["train"] == {"num_scenes": SMALL[name][0], "num_files": 2, "seed": 7}
@@ -66,8 +67,8 @@ def test_files_parse_with_deepminds_layout(written, name):
 def test_reads_back_through_the_project_reader(written, name):
   kind = datasets.get_kind(name)
   views = SMALL[name][2] or kind.sequence_size
-  assert data.dataset_spec(name, written) == (kind.frame_size, views)
-  read = list(data.read_scenes(name, "test", written))
+  assert reader.dataset_spec(name, written) == (kind.frame_size, views)
+  read = list(gqn_test_files.read_split(name, "test", written))
   assert len(read) == SMALL[name][1]
   for scene in read:
     assert scene["frames"].shape == (views, kind.frame_size, kind.frame_size, 3)
@@ -86,7 +87,7 @@ def _render(name, params, poses_Sx5):
 def test_stored_pose_rerenders_the_stored_frame(written, name):
   """Rendering the scene again from the poses read off disk gives the stored JPEGs back."""
   views = SMALL[name][2]
-  read = list(data.read_scenes(name, "train", written))
+  read = list(gqn_test_files.read_split(name, "train", written))
   index = len(read) - 1
   params, _ = writer.sample_scene(name, "train", index, 7, views)
   stored = read[index]
@@ -165,9 +166,9 @@ def test_ensure_renders_once_atomically(tmp_path, monkeypatch):
 
   root = scenes.ensure_procedural_dataset(name, cache, 2, 1, seed=3)
   assert os.listdir(cache) == [os.path.basename(root)]
-  assert data.dataset_spec(name, root) == (64, 15)
-  assert len(list(data.read_scenes(name, "train", root))) == 2
-  assert len(list(data.read_scenes(name, "test", root))) == 1
+  assert reader.dataset_spec(name, root) == (64, 15)
+  assert len(list(gqn_test_files.read_split(name, "train", root))) == 2
+  assert len(list(gqn_test_files.read_split(name, "test", root))) == 1
   stamp = os.stat(os.path.join(root, name, "train", "1-of-1.tfrecord")).st_mtime_ns
 
   monkeypatch.setattr(writer, "write_dataset", failing_write)
@@ -194,7 +195,7 @@ def test_command_line_writes_a_readable_split(tmp_path):
       capture_output=True, text=True, check=False, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert "wrote 2 scenes of shepard_metzler_7_parts (test) in 2 files" in result.stdout
-  read = list(data.read_scenes("shepard_metzler_7_parts", "test", str(tmp_path)))
+  read = list(gqn_test_files.read_split("shepard_metzler_7_parts", "test", str(tmp_path)))
   assert len(read) == 2 and read[0]["frames"].shape == (15, 64, 64, 3)
   # The same scene as the library call makes: the command adds nothing of its own.
   _, poses = writer.sample_scene("shepard_metzler_7_parts", "test", 1, 3)

@@ -5,13 +5,13 @@ import numpy as np
 import optax
 import pytest
 
-from gqn_jax import default_config
-from gqn_jax import schedules
-from gqn_jax import train
+from gqn_jax.training import configs
+from gqn_jax.training import schedules
+from gqn_jax.training import train
 
 
 def _paper_train_config():
-  return default_config.paper_config("rooms_ring_camera", 64, 5).train
+  return configs.load("configs/rooms.py").train
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.0, 5e-4), (0.5, 2.75e-4), (1.0, 5e-5),

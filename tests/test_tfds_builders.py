@@ -8,8 +8,8 @@ import tensorflow_datasets as tfds
 
 import gqn_test_files
 import tfds_builders
-from gqn_jax import data
-from gqn_jax import records
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_one_config_per_dataset_with_deepminds_shapes(tmp_path):
 @pytest.mark.parametrize("name,scene_ids", [("rooms_ring_camera", (200, 201, 500, 501)),
                                             ("mazes", (300,))])
 def test_load_gives_decode_jpeg_pixels_and_exact_cameras_in_file_order(root, name, scene_ids):
-  frame_size, sequence_size = data.dataset_spec(name, root)
+  frame_size, sequence_size = reader.dataset_spec(name, root)
   scenes = list(tfds.as_numpy(_load(root, name)))
   assert len(scenes) == len(scene_ids)
   for scene, sid in zip(scenes, scene_ids):
@@ -104,7 +104,7 @@ def test_bad_records_are_named(tmp_path):
   jpegs = gqn_test_files.encode_jpegs(gqn_test_files.scene_pixels(1, 10, 64))
   gqn_test_files.write_records(str(path), [records.serialize_scene(
       jpegs, gqn_test_files.scene_cameras(1, 10))])
-  tf = data.import_tf()
+  tf = reader.import_tf()
   with pytest.raises(tf.errors.InvalidArgumentError, match=(
       f"record 0 of {path} has 10 frames and 50 cameras values; this dataset needs 11 and 55")):
     list(tfds.as_numpy(_load(str(tmp_path), "jaco")))

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from gqn_jax import checkpointing
-from gqn_jax import default_config
-from gqn_jax import inference
-from gqn_jax import train
+from gqn_jax.trained import restore
+from gqn_jax.training import checkpointing
+from gqn_jax.training import train
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +32,6 @@ def compilation_cache(tmp_path_factory):
     jax.config.update(name, value)
 
 
-@pytest.fixture(scope="module")
-def procedural_cache(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("procedural"))
-
-
-def tiny_config(procedural_cache, num_steps=4):
-  config = default_config.finish(
-      default_config.paper_config("rooms_ring_camera", image_size=64, max_context=5), "tiny")
-  config.data.source = "procedural"
-  config.data.procedural_cache = procedural_cache
-  config.train.num_steps = num_steps
-  return config
-
-
 def read_metrics(workdir, split):
   with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
     rows = [json.loads(line) for line in f]
@@ -54,19 +39,19 @@ def read_metrics(workdir, split):
 
 
 @pytest.fixture(scope="module")
-def runs(compilation_cache, procedural_cache, tmp_path_factory):
+def runs(compilation_cache, tiny_config, tmp_path_factory):
   """An uninterrupted 4-step run, and a run stopped after 2 steps then resumed to 4."""
   del compilation_cache
   straight = str(tmp_path_factory.mktemp("straight"))
-  final_metrics = train.train_and_evaluate(tiny_config(procedural_cache), straight)
+  final_metrics = train.train_and_evaluate(tiny_config(), straight)
   resumed = str(tmp_path_factory.mktemp("resumed"))
-  train.train_and_evaluate(tiny_config(procedural_cache, num_steps=2), resumed)
+  train.train_and_evaluate(tiny_config(num_steps=2), resumed)
   # What a crash in the middle of saving step 3 leaves behind: an unfinished temporary folder.
   partial = os.path.join(resumed, "checkpoints", "3.orbax-checkpoint-tmp", "params")
   os.makedirs(partial)
   with open(os.path.join(partial, "garbage"), "w", encoding="utf-8") as f:
     f.write("half-written")
-  train.train_and_evaluate(tiny_config(procedural_cache), resumed)
+  train.train_and_evaluate(tiny_config(), resumed)
   return {"straight": straight, "resumed": resumed, "final_metrics": final_metrics}
 
 
@@ -107,7 +92,7 @@ def test_run_writes_config_and_checkpoints(runs):
   assert steps == [2, 4]
   items = set(os.listdir(os.path.join(workdir, "checkpoints", "4")))
   assert {"params", "opt_state", "config", "data"} <= items
-  trained = inference.load(workdir)  # what render/evaluate do: params and config only
+  trained = restore.load(workdir)  # what render/evaluate do: params and config only
   assert trained.step == 4
 
 
@@ -130,18 +115,18 @@ def test_half_written_checkpoint_is_ignored(runs):
     manager.close()
 
 
-def test_finished_run_resumes_to_evaluation_only(runs, procedural_cache, tmp_path):
+def test_finished_run_resumes_to_evaluation_only(runs, tiny_config, tmp_path):
   workdir = str(tmp_path / "copy")
   shutil.copytree(runs["straight"], workdir)
-  metrics = train.train_and_evaluate(tiny_config(procedural_cache), workdir)
+  metrics = train.train_and_evaluate(tiny_config(), workdir)
   assert metrics["loss"] == runs["final_metrics"]["loss"]
   assert [row["step"] for row in read_metrics(workdir, "train")] == [1, 2, 3, 4]
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
-    compilation_cache, procedural_cache, tmp_path):
+    compilation_cache, tiny_config, tmp_path):
   del compilation_cache
-  config = tiny_config(procedural_cache)
+  config = tiny_config()
   # sigma_s reaches 0 at s = 2, so the third update (step 3) has log(0) in its likelihood.
   config.train.sigma_initial = 1.0
   config.train.sigma_final = 0.0
@@ -156,9 +141,17 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
   assert [row["step"] for row in read_metrics(workdir, "train")] == [1, 2]
 
 
-def test_bad_config_fails_before_any_work(procedural_cache, tmp_path):
-  config = tiny_config(procedural_cache)
+def test_bad_config_fails_before_any_work(tiny_config, tmp_path):
+  config = tiny_config()
   config.data.name = "rooms_ring"
   with pytest.raises(ValueError, match="unknown GQN dataset 'rooms_ring'"):
+    train.train_and_evaluate(config, str(tmp_path / "never"))
+  assert not os.path.exists(tmp_path / "never")
+
+
+def test_max_context_beyond_the_data_fails_before_any_work(tiny_config, tmp_path):
+  config = tiny_config()
+  config.data.max_context = 10  # the procedural rooms have 10 views: none left for the query
+  with pytest.raises(ValueError, match="max_context=10 leaves no query view"):
     train.train_and_evaluate(config, str(tmp_path / "never"))
   assert not os.path.exists(tmp_path / "never")

@@ -2,21 +2,21 @@
 
 TFDS normally copies data into its own format during `download_and_prepare`. These datasets are
 hundreds of GB in DeepMind's bucket, so this builder prepares nothing: its `data_dir` is the GQN
-root (the folder holding `<dataset>/<split>/<i>-of-<n>.tfrecord`, e.g. a copy of
-gs://gqn-dataset or that bucket itself), the features are described in code from gqn_jax.records
-(or a procedural dataset's gqn_jax_procedural.json), and `as_dataset` reads whatever shard files
-are present. Numbers of examples are unknown to TFDS (counting them would mean reading every
-file), so split slicing like 'train[:10%]' is not supported; use `ds.take(n)`.
+root (the folder holding `<dataset>/<split>/<i>-of-<n>.tfrecord`, e.g. a copy of gs://gqn-dataset or
+that bucket itself), the features are described in code from gqn_jax.data.records (or a procedural
+dataset's gqn_jax_procedural.json, through gqn_jax.data.reader), and `as_dataset` reads whatever
+shard files are present. Numbers of examples are unknown to TFDS (counting them would mean reading
+every file), so split slicing like 'train[:10%]' is not supported; use `ds.take(n)`.
 """
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gqn_jax import data
-from gqn_jax import input_pipeline
-from gqn_jax import records
+from gqn_jax.data import pipeline
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
-data.import_tf()  # TFDS imported TensorFlow; keep it off the accelerators JAX uses
+reader.import_tf()  # TFDS imported TensorFlow; keep it off the accelerators JAX uses
 
 _CITATION = """@article{eslami2018neural,
   title={Neural scene representation and rendering},
@@ -63,7 +63,7 @@ class Gqn(tfds.core.DatasetBuilder):
     return root, f"{root}/{self.builder_config.name}"
 
   def _info(self):
-    frame_size, sequence_size = data.dataset_spec(self.builder_config.name, self.gqn_root)
+    frame_size, sequence_size = reader.dataset_spec(self.builder_config.name, self.gqn_root)
     return tfds.core.DatasetInfo(
         builder=self,
         description=("Scenes of the Generative Query Network datasets: per scene, views as JPEG "
@@ -82,9 +82,9 @@ class Gqn(tfds.core.DatasetBuilder):
     """Prepares nothing (and never deletes anything): checks the dataset folder is there."""
     del kwargs  # download modes would mean rewriting or deleting the user's copy of the data
     name = self.builder_config.name
-    if not data.import_tf().io.gfile.isdir(self.data_dir):
+    if not reader.import_tf().io.gfile.isdir(self.data_dir):
       raise FileNotFoundError(f"dataset folder {self.data_dir} does not exist; "
-                              f"{data.fetch_hint(name, self.gqn_root)}")
+                              f"{reader.fetch_hint(name, self.gqn_root)}")
 
   def _download_and_prepare(self, dl_manager, download_config=None):
     raise NotImplementedError("the gqn builder reads files in place; see download_and_prepare")
@@ -96,17 +96,15 @@ class Gqn(tfds.core.DatasetBuilder):
     return super().as_dataset(split=split, **kwargs)
 
   def _as_dataset(self, split, decoders=None, read_config=None, shuffle_files=False):
-    tf = data.import_tf()
+    tf = reader.import_tf()
     split = str(split)
     if split not in records.SPLITS:
       raise ValueError(f"split {split!r} is not supported by the gqn builder: use 'train' or "
                        "'test' (slices need example counts TFDS does not have; use ds.take(n))")
-    name = self.builder_config.name
-    _, sequence_size = data.dataset_spec(name, self.gqn_root)
-    files = data.list_shard_files(name, split, self.gqn_root)
+    found = reader.find_dataset(self.builder_config.name, self.gqn_root, splits=(split,))
     seed = read_config.shuffle_seed if read_config and read_config.shuffle_seed else 0
-    scenes = input_pipeline.read_checked_scenes(
-        files, sequence_size=sequence_size, shuffle=shuffle_files,
+    scenes = pipeline.read_checked_scenes(
+        found.files(split), sequence_size=found.views_per_scene, shuffle=shuffle_files,
         cycle_length=16 if shuffle_files else 1, seed=seed)
     features = self.info.features
 

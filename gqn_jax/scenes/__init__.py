@@ -11,7 +11,6 @@ gqn_jax/scenes/camera.py and docs/scenes.md.
 from gqn_jax.scenes.datasets import KINDS
 from gqn_jax.scenes.datasets import get_kind
 from gqn_jax.scenes.writer import GENERATOR_VERSION
-from gqn_jax.scenes.writer import METADATA_FILENAME
 from gqn_jax.scenes.writer import ensure_procedural_dataset
 from gqn_jax.scenes.writer import render_scenes
 from gqn_jax.scenes.writer import sample_scene

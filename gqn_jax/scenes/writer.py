@@ -1,8 +1,9 @@
 """Writing procedural datasets in DeepMind's on-disk format, and the cached default dataset.
 
-Layout (gqn_jax.records): `<root>/<dataset>/<split>/<i>-of-<n>.tfrecord`, one tf.train.Example
-per scene with one JPEG per view and the raw poses, plus `<root>/<dataset>/gqn_jax_procedural.json`
-telling the reader the frame size and views per scene.
+Layout (gqn_jax.data.records): `<root>/<dataset>/<split>/<i>-of-<n>.tfrecord`, one
+tf.train.Example per scene with one JPEG per view and the raw poses, plus the spec file
+`<root>/<dataset>/gqn_jax_procedural.json` (`reader.spec_path`) telling the reader the frame size
+and views per scene.
 
 Scene `index` of split `split` is drawn from its own random stream, seeded by
 (seed, dataset, split, index): a scene does not depend on how many scenes are written or how they
@@ -21,12 +22,11 @@ import zlib
 from absl import logging
 import numpy as np
 
-from gqn_jax import data
-from gqn_jax import records
+from gqn_jax.data import reader
+from gqn_jax.data import records
 from gqn_jax.scenes import datasets
 
 GENERATOR_VERSION = 2  # bump whenever a seed would render a different scene
-METADATA_FILENAME = "gqn_jax_procedural.json"
 JPEG_QUALITY = 95
 SCENES_PER_FILE = 500  # default shard size; several shards let tf.data interleave them
 _SPLIT_CODES = {"train": 0, "test": 1}
@@ -38,7 +38,7 @@ def _tf():
 
   A training run renders its default data in-process; TensorFlow must not take GPU memory there.
   """
-  return data.import_tf()
+  return reader.import_tf()
 
 
 def scene_rng(name, split, index, seed):
@@ -100,7 +100,7 @@ def _check_metadata(path, expected):
 
 
 def _write_metadata(root, name, split, frame_size, sequence_size, num_scenes, num_files, seed):
-  path = os.path.join(root, name, METADATA_FILENAME)
+  path = reader.spec_path(name, root)
   kind = datasets.get_kind(name)
   metadata = {
       "dataset": name,
@@ -236,7 +236,7 @@ def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequ
   datasets.get_kind(name)
   root = os.path.join(os.path.expanduser(str(cache_dir)),
                       cache_key(name, num_train, num_test, seed, sequence_size, frame_size))
-  if os.path.exists(os.path.join(root, name, METADATA_FILENAME)):
+  if os.path.exists(reader.spec_path(name, root)):
     return root
   os.makedirs(os.path.dirname(root), exist_ok=True)
   partial = tempfile.mkdtemp(prefix=f".partial-{os.path.basename(root)}-",
@@ -251,7 +251,7 @@ def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequ
     try:
       os.rename(partial, root)
     except OSError:
-      if not os.path.exists(os.path.join(root, name, METADATA_FILENAME)):
+      if not os.path.exists(reader.spec_path(name, root)):
         raise
       # Another process finished the same dataset first; theirs is identical.
   finally:

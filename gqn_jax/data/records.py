@@ -5,8 +5,8 @@ Facts from deepmind/gqn-datasets (data_reader.py): each dataset lives under
 zero-padded to the width of n. A record is one scene: `frames` holds one JPEG per view and
 `cameras` holds five float32 numbers per view (x, y, z, yaw, pitch), flattened.
 
-The reader (gqn_jax.data, tfds_builders/) and the writer (gqn_jax.scenes) both use this module,
-so the two cannot drift apart. TensorFlow is imported lazily: the model never needs it.
+The reader (gqn_jax.data.reader, tfds_builders/) and the writer (gqn_jax.scenes) both use this
+module, so the two cannot drift apart. TensorFlow is imported lazily: the model never needs it.
 """
 
 import dataclasses

@@ -1,17 +1,49 @@
-"""Where training metrics go: absl logs, `<workdir>/metrics.jsonl` and TensorBoard event files.
+"""The metrics of a GQN run: their formulas, and where training writes them.
 
-Only the main process writes (a writer built with `enabled=False` ignores every call), so a pod
-run produces one log, one JSON-lines file and one event stream. Scalars are plain Python floats
-by the time they arrive here: the training loop does the device-to-host copy, one step late.
+Formulas (the only place each is written; training, evaluation and the restored-model API use
+them): `nats_per_image`, `bits_per_dim`, `mse_per_image`, `psnr`. They work on jax and numpy arrays.
+
+Writers: absl logs, `<workdir>/metrics.jsonl` and TensorBoard event files. Only the main process
+writes (a writer built with `enabled=False` ignores every call), so a pod run produces one log,
+one JSON-lines file and one event stream. Scalars are plain Python floats by the time they arrive
+here: the training loop does the device-to-host copy, one step late.
 """
 
 import json
 import math
 
 from absl import logging
+import jax.numpy as jnp
 import numpy as np
 
 from gqn_jax import paths
+
+_MIN_MSE = 1e-10  # PSNR of a perfect prediction: 100 dB instead of infinity
+
+
+def nats_per_image(neg_elbo_B):
+  """Mean over the batch of -ELBO, in nats per image (a scalar): the training loss."""
+  return jnp.mean(neg_elbo_B)
+
+
+def bits_per_dim(neg_elbo_nats, image_size):
+  """-ELBO in nats per image -> bits per dimension, nats / (S * S * 3 * ln 2), elementwise.
+
+  The likelihood is a continuous Gaussian density on [0, 1] pixel values, so this can go below
+  zero once sigma is small; it is comparable only between runs at the same sigma.
+  """
+  return neg_elbo_nats / (image_size * image_size * 3 * math.log(2.0))
+
+
+def mse_per_image(prediction_BxHxWx3, target_BxHxWx3):
+  """Mean squared error of each image [B] over its pixels and channels."""
+  return jnp.mean(jnp.square(prediction_BxHxWx3 - target_BxHxWx3), axis=(1, 2, 3))
+
+
+def psnr(mse):
+  """Peak signal-to-noise ratio in dB of images in [0, 1] with mean squared error `mse`:
+  10 log10(1 / mse), elementwise; averaged per image, never computed from an averaged MSE."""
+  return -10.0 * jnp.log10(jnp.maximum(mse, _MIN_MSE))
 
 
 class MetricWriter:

@@ -1,14 +1,11 @@
-"""Tests of gqn_jax.inference: restoring a tiny training run's checkpoint, rendering, scoring.
+"""Tests of gqn_jax.trained.restore: restoring a tiny training run's checkpoint, rendering, scoring.
 
-`tiny_run_workdir` trains configs/rooms.py:tiny on procedural scenes once per pytest session; the
-other test modules of the inference path (render, evaluate, analysis, notebooks) import it, so a
-session pays for one training run, however many of those modules it collects.
+The tiny run (`tiny_run_workdir`, tests/conftest.py) is trained once per pytest session and shared
+with the other tests of a trained model (render, evaluate, analysis, notebooks).
 """
 
-import importlib.util
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
@@ -19,53 +16,24 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from gqn_jax import inference
-from gqn_jax import model as gqn_model
-from gqn_jax import schedules
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def tiny_config(procedural_cache):
-  """configs/rooms.py:tiny on procedural scenes rendered into `procedural_cache`."""
-  spec = importlib.util.spec_from_file_location("rooms_config", REPO / "configs" / "rooms.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("tiny")
-  config.data.source = "procedural"
-  config.data.procedural_cache = str(procedural_cache)
-  return config
-
-
-def tiny_run_workdir(tmp_path_factory):
-  """The workdir of a finished tiny training run (4 steps, checkpoints at 2 and 4)."""
-  from gqn_jax import train  # pylint: disable=g-import-not-at-top
-  base = tmp_path_factory.getbasetemp() / "gqn_inference_tiny_run"
-  workdir = base / "workdir"
-  done = base / "done"
-  if not done.exists():
-    train.train_and_evaluate(tiny_config(base / "procedural"), str(workdir))
-    done.write_text("ok")
-  return str(workdir)
+from gqn_jax.model import config as gqn_config
+from gqn_jax.trained import restore
+from gqn_jax.training import configs
+from gqn_jax.training import schedules
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-  return tiny_run_workdir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def trained(workdir):
-  return inference.load(workdir)
+def workdir(tiny_run_workdir):
+  return tiny_run_workdir
 
 
 @pytest.fixture(scope="module")
 def scenes(trained):
-  return inference.load_test_scenes(trained.config, num_scenes=3)
+  return restore.load_test_scenes(trained.config, num_scenes=3)
 
 
 def _raw_params(workdir, step):
-  """The params item exactly as Orbax stores it (numpy arrays), bypassing inference.load."""
+  """The params item exactly as Orbax stores it (numpy arrays), bypassing restore.load."""
   path = os.path.join(workdir, "checkpoints", str(step), "params")
   return ocp.StandardCheckpointer().restore(path)
 
@@ -85,21 +53,21 @@ def test_load_restores_latest_step_config_and_params(workdir, trained):
 
 
 def test_load_earlier_step(workdir, trained):
-  earlier = inference.load(workdir, step=2)
+  earlier = restore.load(workdir, step=2)
   assert earlier.step == 2
-  assert inference.available_steps(workdir) == [2, 4]
+  assert restore.available_steps(workdir) == [2, 4]
   differs = jax.tree.map(lambda a, b: not np.array_equal(a, b), earlier.params, trained.params)
   assert any(jax.tree.leaves(differs)), "training steps 3 and 4 changed no parameter"
 
 
 def test_missing_checkpoints_name_the_path(tmp_path, workdir):
   with pytest.raises(FileNotFoundError, match=str(tmp_path / "checkpoints")):
-    inference.load(tmp_path)
+    restore.load(tmp_path)
   (tmp_path / "checkpoints").mkdir()
   with pytest.raises(FileNotFoundError, match="no checkpoint found in"):
-    inference.load(tmp_path)
+    restore.load(tmp_path)
   with pytest.raises(FileNotFoundError, match=r"step 3 .*saved steps: \[2, 4\]"):
-    inference.load(workdir, step=3)
+    restore.load(workdir, step=3)
 
 
 def test_incompatible_checkpoint_says_what_was_expected(tmp_path, trained):
@@ -110,19 +78,19 @@ def test_incompatible_checkpoint_says_what_was_expected(tmp_path, trained):
         params=ocp.args.StandardSave(trained.params), config=ocp.args.JsonSave(wrong)))
     manager.wait_until_finished()
   with pytest.raises(ValueError, match=r"does not match the model .*model needs"):
-    inference.load(tmp_path)
+    restore.load(tmp_path)
 
 
-def test_checkpoint_of_a_two_device_run_restores_on_one_cpu(tmp_path, trained):
+def test_checkpoint_of_a_two_device_run_restores_on_one_cpu(tmp_path, trained, repo_dir):
   """A run on a 2-device mesh saves replicated params; this one-device process restores them."""
   script = textwrap.dedent(f"""
       import os
       os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
       import jax, ml_collections, numpy as np, orbax.checkpoint as ocp
-      from gqn_jax import train
+      from gqn_jax.training import configs, train
       assert jax.device_count() == 2
       config = ml_collections.ConfigDict({trained.config.to_dict()!r})
-      model = train.build_model(config)
+      model = configs.build_model(config)
       optimizer = train.build_optimizer(config.train)
       parallelism = train.make_parallelism()
       params, opt_state = train.init_train_state(config, model, optimizer, parallelism)
@@ -135,10 +103,10 @@ def test_checkpoint_of_a_two_device_run_restores_on_one_cpu(tmp_path, trained):
       print("SUM", sum(float(np.abs(np.asarray(x)).sum()) for x in jax.tree.leaves(params)))
   """)
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False, cwd=REPO)
+                          check=False, cwd=repo_dir)
   assert result.returncode == 0, result.stderr[-3000:]
   written = float(result.stdout.split("SUM")[-1])
-  restored = inference.load(tmp_path)
+  restored = restore.load(tmp_path)
   assert jax.device_count() == 1
   assert restored.step == 3
   total = sum(float(np.abs(np.asarray(x)).sum()) for x in jax.tree.leaves(restored.params))
@@ -164,7 +132,7 @@ def test_render_shapes_range_and_determinism(trained, scenes):
 
 def test_render_many_queries_in_chunks(trained, scenes):
   frames, cameras = scenes
-  chunked = inference.TrainedGQN(trained.config, trained.params, trained.step, chunk_size=4)
+  chunked = restore.TrainedGQN(trained.config, trained.params, trained.step, chunk_size=4)
   queries = np.concatenate([cameras[:, :5], cameras[:, 5:]], axis=1)  # Q = all views
   out = chunked.render(frames[:, :1], cameras[:, :1], queries, jax.random.key(0), num_samples=3)
   assert out.samples.shape[:3] == (3, cameras.shape[1], 3)
@@ -220,5 +188,5 @@ def test_load_test_scenes_matches_the_model_resolution(trained, scenes):
   assert frames.shape[0] == 3 and frames.shape[2:] == (size, size, 3)
   assert frames.dtype == np.float32 and 0.0 <= frames.min() and frames.max() <= 1.0
   assert cameras.shape == (3, frames.shape[1], 5)
-  model_config = inference.model_config(trained.config)
-  assert isinstance(model_config, gqn_model.GQNConfig) and model_config.image_size == size
+  model_config = configs.model_config(trained.config)
+  assert isinstance(model_config, gqn_config.GQNConfig) and model_config.image_size == size

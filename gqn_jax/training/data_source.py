@@ -8,52 +8,53 @@ config.data.source:
                 input pipeline reads both.
   'auto'        DeepMind's files when both splits are present under config.data.root, otherwise
                 the procedural data, with a loud warning saying so and how to switch.
+
+`resolve(config.data)` makes that choice once and returns the dataset found on disk
+(gqn_jax.data.reader.DatasetFiles); training and evaluation read everything from it. It lives
+with training, not in data/, because it renders procedural scenes (gqn_jax.scenes), which
+themselves write through data/.
 """
 
 from absl import logging
 
-from gqn_jax import data
-from gqn_jax import records
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
 SOURCES = ("auto", "deepmind", "procedural")
 _PROCEDURAL_SEED = 0  # the scenes do not depend on config.seed, so seeds share one cache
 
 
-def _gfile():
-  return data.import_tf().io.gfile
-
-
-def count_shard_files(root, name, split):
-  """How many well-formed `<i>-of-<n>.tfrecord` files `<root>/<name>/<split>` holds (0 if none)."""
-  directory = records.split_dir(root, name, split)
-  gfile = _gfile()
-  if not gfile.isdir(directory):
-    return 0
-  return sum(records.parse_shard_filename(f) is not None for f in gfile.listdir(directory))
-
-
-def has_dataset(root, name):
-  """True when both splits of `name` have at least one shard file under `root`."""
-  return all(count_shard_files(root, name, split) > 0 for split in records.SPLITS)
-
-
-def resolve_root(data_config):
-  """The root directory to read `data_config.name` from, rendering procedural scenes if needed.
-
-  Returns:
-    (root, source) with source 'deepmind' or 'procedural'.
-  """
-  source, name = data_config.source, data_config.name
+def check_source(source):
   if source not in SOURCES:
     raise ValueError(f"config.data.source={source!r} is not one of {SOURCES}")
-  if source in ("auto", "deepmind") and has_dataset(data_config.root, name):
-    logging.info("training on DeepMind's %s files under %s", name, data_config.root)
-    return data_config.root, "deepmind"
+
+
+def _find_deepmind(data_config, splits):
+  """The DatasetFiles under config.data.root, or None when one of `splits` has no files."""
+  try:
+    return reader.find_dataset(data_config.name, data_config.root, splits)
+  except (FileNotFoundError, reader.DataError):
+    return None
+
+
+def resolve(data_config, splits=records.SPLITS):
+  """The DatasetFiles to read `data_config.name` from, rendering procedural scenes if needed.
+
+  `splits`: the splits whose shard files are listed (evaluation needs only 'test').
+  """
+  source, name = data_config.source, data_config.name
+  check_source(source)
+  if source in ("auto", "deepmind"):
+    found = _find_deepmind(data_config, splits)
+    if found is not None:
+      logging.info("reading the %s files of %s under %s", found.source, name, data_config.root)
+      return found
   if source == "deepmind":
+    split_dir = records.split_dir(data_config.root, name, "train")
     raise FileNotFoundError(
-        f"config.data.source='deepmind' but {records.split_dir(data_config.root, name, 'train')} "
-        f"and/or its test split hold no '<i>-of-<n>.tfrecord' files: "
-        f"{data.fetch_hint(name, data_config.root)}. Or use --config.data.source=procedural.")
+        f"config.data.source='deepmind' but {split_dir} and/or its test split hold no "
+        f"'<i>-of-<n>.tfrecord' files: {reader.fetch_hint(name, data_config.root)}. Or use "
+        "--config.data.source=procedural.")
   if source == "auto":
     logging.warning(
         "\n%s\nNO DEEPMIND DATA for %r under config.data.root=%s: training on PROCEDURAL scenes "
@@ -61,14 +62,9 @@ def resolve_root(data_config):
         "pass --config.data.root=<root> (or --config.data.source=deepmind to make missing "
         "files an error).\n%s",
         "=" * 78, name, data_config.root, data_config.procedural_cache,
-        data.fetch_hint(name, "<root>"), "=" * 78)
+        reader.fetch_hint(name, "<root>"), "=" * 78)
   from gqn_jax import scenes  # pylint: disable=g-import-not-at-top
   root = scenes.ensure_procedural_dataset(
       name, data_config.procedural_cache, data_config.procedural_num_train,
       data_config.procedural_num_test, seed=_PROCEDURAL_SEED, frame_size=data_config.image_size)
-  return root, "procedural"
-
-
-def views_per_scene(root, name):
-  """Views per scene of `name` under `root` (procedural spec file, else DeepMind's table)."""
-  return data.dataset_spec(name, root)[1]
+  return reader.find_dataset(name, root, splits)

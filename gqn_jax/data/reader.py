@@ -1,19 +1,21 @@
 """Finding and reading DeepMind's GQN TFRecords in place (local paths or gs:// URLs).
 
-`list_shard_files` and `dataset_spec` are what every reader shares (the tf.data input pipeline,
-the TFDS builders); `read_scenes` is a plain, slow, exact reader for inspection and notebooks.
+`find_dataset(name, root)` looks a dataset up on disk once and returns a `DatasetFiles` (its
+root, sizes and shard files) that every reader takes: the tf.data pipeline, the TFDS builders,
+evaluation, and `read_scenes`, a plain, slow, exact reader for inspection and notebooks.
 Every problem with the data on disk raises an error that names the path (and the record) and
 says what to do about it. TensorFlow is only ever used here on the CPU: `import_tf` hides
 accelerators from it so that it never claims memory JAX needs.
 """
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 
 import numpy as np
 
-from gqn_jax import records
+from gqn_jax.data import records
 
 PROCEDURAL_SPEC_FILENAME = "gqn_jax_procedural.json"
 BUCKET = "gs://gqn-dataset"
@@ -42,6 +44,47 @@ def fetch_hint(dataset, root):
           f"partial downloads work), or run launch/download_data.sh")
 
 
+@dataclasses.dataclass(frozen=True)
+class DatasetFiles:
+  """One GQN dataset as found on disk: where it is, what a scene holds, and its shard files."""
+  name: str
+  root: str
+  source: str  # 'deepmind' (DeepMind's table) or 'procedural' (described by its spec file)
+  frame_size: int  # stored frames are frame_size x frame_size x 3
+  views_per_scene: int
+  shard_files: dict  # split -> tuple of sorted paths, for the splits that were looked up
+
+  def files(self, split):
+    """Sorted shard paths of `split`."""
+    records.check_split(split)
+    if split not in self.shard_files:
+      raise ValueError(f"the {split} split of {self.name} under {self.root} was not looked up; "
+                       f"pass splits=(..., {split!r}) to find_dataset")
+    return self.shard_files[split]
+
+
+def find_dataset(name, root, splits=records.SPLITS):
+  """The DatasetFiles of `name` under `root`, listing the shard files of `splits` (once).
+
+  Raises FileNotFoundError or DataError, naming the path and how to fetch the data, when a split
+  has no shard files; ValueError for an unknown name.
+  """
+  source, frame_size, views_per_scene = _read_spec(name, root)
+  return DatasetFiles(
+      name=name, root=str(root).rstrip("/"), source=source, frame_size=frame_size,
+      views_per_scene=views_per_scene,
+      shard_files={split: tuple(list_shard_files(name, split, root)) for split in splits})
+
+
+def check_context_fits(max_context, views_per_scene, name):
+  """max_context views must leave at least one more view of each scene to be the query."""
+  if max_context >= views_per_scene:
+    raise ValueError(
+        f"max_context={max_context} leaves no query view: {name} has {views_per_scene} views per "
+        f"scene, one of them the query, so max_context (config.data.max_context) must be at "
+        f"most {views_per_scene - 1}")
+
+
 def spec_path(dataset, root):
   return f"{str(root).rstrip('/')}/{dataset}/{PROCEDURAL_SPEC_FILENAME}"
 
@@ -52,6 +95,11 @@ def dataset_spec(dataset, root):
   Procedural datasets describe themselves in `<root>/<dataset>/gqn_jax_procedural.json`; DeepMind's
   datasets are described by `records.DATASETS`.
   """
+  return _read_spec(dataset, root)[1:]
+
+
+def _read_spec(dataset, root):
+  """(source, frame_size, sequence_size), source 'procedural' when the spec file exists."""
   tf = import_tf()
   path = spec_path(dataset, root)
   if not tf.io.gfile.exists(path):
@@ -61,7 +109,7 @@ def dataset_spec(dataset, root):
           f"({', '.join(sorted(records.DATASETS))}) and {path} does not exist. Check the name, or "
           "render procedural data with `python -m gqn_jax.scenes`.")
     info = records.get_info(dataset)
-    return info.frame_size, info.sequence_size
+    return "deepmind", info.frame_size, info.sequence_size
   try:
     with tf.io.gfile.GFile(path, "r") as f:
       spec = json.load(f)
@@ -78,7 +126,7 @@ def dataset_spec(dataset, root):
   if sizes[1] < 2:
     raise DataError(f"{path}: sequence_size must be at least 2 (a context and a query view), "
                     f"got {sizes[1]}")
-  return tuple(sizes)
+  return ("procedural", *sizes)
 
 
 def list_shard_files(dataset, split, root):
@@ -175,16 +223,16 @@ def _records_with_index(path):
     yield index, record
 
 
-def read_scenes(dataset, split, root, *, skip_bad_records=False):
-  """Every scene of `<root>/<dataset>/<split>` in file order.
+def read_scenes(dataset_files, split, *, skip_bad_records=False):
+  """Every scene of split `split` of `dataset_files` (a DatasetFiles) in file order.
 
   Yields {'frames': uint8 [S, H, W, 3], 'cameras': float32 [S, 5]} with views in stored order and
   cameras as raw poses (x, y, z, yaw, pitch). With skip_bad_records, bad records (and the rest of a
   truncated file) are skipped; each is logged and the total is logged at the end.
   """
   tf = import_tf()
-  frame_size, sequence_size = dataset_spec(dataset, root)
-  files = list_shard_files(dataset, split, root)
+  frame_size, sequence_size = dataset_files.frame_size, dataset_files.views_per_scene
+  files = dataset_files.files(split)
   num_bad = 0
   for path in files:
     index = -1
@@ -205,5 +253,5 @@ def read_scenes(dataset, split, root, *, skip_bad_records=False):
       num_bad += 1
       logging.warning("skipping the rest of a file (%d bad so far): %s", num_bad, message)
   if num_bad:
-    logging.warning("%s/%s: skipped %d bad records or file tails in %d files", dataset, split,
-                    num_bad, len(files))
+    logging.warning("%s/%s: skipped %d bad records or file tails in %d files",
+                    dataset_files.name, split, num_bad, len(files))

@@ -1,4 +1,7 @@
-"""The GQN generation/inference loop: one core step (Algorithm S2, lines 15-19) and L of them.
+"""The GQN's generator and inference cores: one core step (Algorithm S2, lines 15-19), and L.
+
+The inference core (the posterior network q) and the generator core run side by side in every
+step, so they live together here.
 
 `CoreStep` is one step l. Its order is the paper's and matters:
   1. prior pi_l from the generator state h^g_l BEFORE this step's update;
@@ -15,30 +18,18 @@ checked against each other. Noise for step l is drawn from fold_in(key, l): the 
 either path.
 """
 
-import dataclasses
 from typing import NamedTuple, Optional
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gqn_jax import convlstm
-from gqn_jax import distributions
-from gqn_jax import patch_conv
+from gqn_jax.model import convlstm
+from gqn_jax.model import convs
+from gqn_jax.model import distributions
+from gqn_jax.model.config import GQNConfig
 
 QUERY_DOWN_CHANNELS = 48  # 4*4*3: enough channels to keep every pixel of a 4x4 patch
-
-
-@dataclasses.dataclass(frozen=True)
-class CoreConfig:
-  num_layers: int = 12
-  shared_cores: bool = False
-  h_channels: int = 128
-  z_channels: int = 3
-  canvas_channels: int = 128
-  remat: bool = False
-  scan: bool = True
-  conv_impl: str = "auto"
 
 
 class CoreCarry(NamedTuple):
@@ -47,10 +38,11 @@ class CoreCarry(NamedTuple):
   inference: convlstm.LSTMState  # [B, h, w, H] each
 
 
-def initial_carry(config: CoreConfig, batch_size, grid_size, image_size):
+def initial_carry(config: GQNConfig, batch_size):
   """All-zero states and canvas (Algorithm S2, lines 12-13)."""
-  zero = lambda: convlstm.zero_state(batch_size, grid_size, grid_size, config.h_channels)
-  canvas = jnp.zeros((batch_size, image_size, image_size, config.canvas_channels))
+  grid, size = config.grid_size, config.image_size
+  zero = lambda: convlstm.zero_state(batch_size, grid, grid, config.h_channels)
+  canvas = jnp.zeros((batch_size, size, size, config.canvas_channels))
   return CoreCarry(generator=zero(), canvas=canvas, inference=zero())
 
 
@@ -61,14 +53,14 @@ class LatentHead(nn.Module):
 
   @nn.compact
   def __call__(self, hidden_BxhxwxH):
-    out = patch_conv.SameConv(2 * self.z_channels, 5, self.conv_impl, name="conv")(
+    out = convs.SameConv(2 * self.z_channels, 5, self.conv_impl, name="conv")(
         hidden_BxhxwxH)
     return distributions.split_mean_std(out)
 
 
 class CoreStep(nn.Module):
   """One step of Algorithm S2 (query_down given) or S3 (query_down None). See module docstring."""
-  config: CoreConfig
+  config: GQNConfig
 
   @nn.compact
   def __call__(self, carry: CoreCarry, step_index, viewpoint_map, r_map, query_down, key):
@@ -85,7 +77,7 @@ class CoreStep(nn.Module):
       z = distributions.sample(noise_key, prior_mean, prior_std)
       kl_B = jnp.zeros(z.shape[:1], z.dtype)
     else:  # training: z_l from the posterior
-      canvas_down = patch_conv.PatchConv(cfg.canvas_channels, 4, name="canvas_down")(
+      canvas_down = convs.PatchConv(cfg.canvas_channels, 4, name="canvas_down")(
           carry.canvas)  # [B, h, w, canvas_channels]
       inference_inputs = jnp.concatenate(
           [query_down, canvas_down, viewpoint_map, r_map, carry.generator.hidden], axis=-1)
@@ -102,14 +94,14 @@ class CoreStep(nn.Module):
     generator_state = convlstm.ConvLSTMCell(
         cfg.h_channels, conv_impl=cfg.conv_impl, name="generator")(
             carry.generator, jnp.concatenate([viewpoint_map, r_map, z], axis=-1))
-    canvas_update = patch_conv.PatchConvTranspose(cfg.canvas_channels, 4, name="canvas_up")(
+    canvas_update = convs.PatchConvTranspose(cfg.canvas_channels, 4, name="canvas_up")(
         generator_state.hidden)
     new_carry = CoreCarry(generator=generator_state, canvas=carry.canvas + canvas_update,
                           inference=inference_state)
     return new_carry, kl_B
 
 
-def _scanned_steps(config: CoreConfig):
+def _scanned_steps(config: GQNConfig):
   step = CoreStep
   if config.remat:
     step = nn.remat(step, prevent_cse=False)
@@ -125,7 +117,7 @@ def _scanned_steps(config: CoreConfig):
 
 class Cores(nn.Module):
   """The L core steps. Returns (final carry, kl per step [L, B])."""
-  config: CoreConfig
+  config: GQNConfig
 
   def setup(self):
     self.steps = _scanned_steps(self.config)(self.config)

@@ -1,19 +1,27 @@
 """The paper's training configuration (Table S1), shared by every file in configs/.
 
 Each configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
-`configs/rooms.py:small`) then applies named presets from here. The result is data only: the model
-is built from `config.model` as `GQNConfig(image_size=config.data.image_size, **config.model)`.
+`configs/rooms.py:small`) then applies named presets from here. The result is data only.
+`config.model` starts as GQNConfig's own defaults (gqn_jax.model.config, their only home) and the
+model is built from it by gqn_jax.training.configs.build_model.
 """
 
 import os
 
 import ml_collections
 
-# Where `python -m gqn_jax.main` looks for DeepMind's files (config.data.root) and where it renders
-# the procedural stand-in when they are absent. Both can be overridden on the command line.
-DEFAULT_DATA_ROOT = os.environ.get("GQN_DATA_DIR", os.path.expanduser("~/gqn-datasets"))
-DEFAULT_PROCEDURAL_CACHE = os.environ.get(
-    "GQN_PROCEDURAL_CACHE", os.path.expanduser("~/.cache/gqn_jax/procedural"))
+from gqn_jax.model import config as model_config
+
+
+def default_data_root():
+  """Where `python -m gqn_jax.main` looks for DeepMind's files: $GQN_DATA_DIR or ~/gqn-datasets."""
+  return os.environ.get("GQN_DATA_DIR", os.path.expanduser("~/gqn-datasets"))
+
+
+def default_procedural_cache():
+  """Where the procedural stand-in is rendered: $GQN_PROCEDURAL_CACHE or ~/.cache/gqn_jax/..."""
+  return os.environ.get("GQN_PROCEDURAL_CACHE",
+                        os.path.expanduser("~/.cache/gqn_jax/procedural"))
 
 
 def paper_config(dataset_name, image_size, max_context):
@@ -21,29 +29,19 @@ def paper_config(dataset_name, image_size, max_context):
   config = ml_collections.ConfigDict()
   config.seed = 0
 
-  # Exactly gqn_jax.model.GQNConfig's fields minus image_size (tests/test_configs.py checks).
-  config.model = ml_collections.ConfigDict()
-  config.model.representation = "tower"
-  config.model.num_layers = 12
-  config.model.shared_cores = False
-  config.model.h_channels = 128
-  config.model.z_channels = 3  # latent channels per position, the model's default
-  config.model.canvas_channels = 128
-  config.model.r_channels = 256
-  config.model.remat = False
-  config.model.scan = True
-  config.model.conv_impl = "auto"  # 'xla' | 'matmul' | 'auto' (matmul on CPU): GQNConfig
+  # Every field of GQNConfig but image_size (that is config.data.image_size), with its default.
+  config.model = ml_collections.ConfigDict(model_config.defaults())
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset_name
   config.data.source = "auto"  # 'auto' | 'deepmind' | 'procedural'
-  config.data.root = DEFAULT_DATA_ROOT
+  config.data.root = default_data_root()
   config.data.max_context = max_context
   config.data.image_size = image_size
   config.data.skip_bad_records = False
   # Scenes held by the shuffle buffer, which is saved in every checkpoint (tf.data iterator state).
   config.data.shuffle_buffer_size = 1024
-  config.data.procedural_cache = DEFAULT_PROCEDURAL_CACHE
+  config.data.procedural_cache = default_procedural_cache()
   config.data.procedural_num_train = 2000
   config.data.procedural_num_test = 200
 

@@ -21,7 +21,7 @@ How a multi-process run is recognised, first match wins:
 Anything else is a single process and `maybe_initialize` does nothing.
 
 Multi-host rules the rest of the package follows: each process reads a disjoint subset of the files
-(`gqn_jax.input_pipeline.shard_files`), global batch = per-host batch x processes, only the main
+(`gqn_jax.data.pipeline.shard_files`), global batch = per-host batch x processes, only the main
 process writes logs, metrics and images, and every process calls the Orbax checkpoint manager
 (saving and restoring are collective).
 """

@@ -1,9 +1,10 @@
 """Algorithm S1: training a GQN, data-parallel over every device of every host.
 
-`train_and_evaluate(config, workdir)` is the whole run: check the config, pick the data
-(gqn_jax.data_source), build the model from `config.model`, restore the latest checkpoint of
-`workdir` if there is one, then loop: one jitted update per step, metrics read back one step late,
-evaluation on the test split every `eval_every` steps, an Orbax checkpoint every `checkpoint_every`.
+`train_and_evaluate(config, workdir)` is the whole run: check the config, find the data once
+(data_source.resolve), build the model from `config.model` (configs.build_model), restore the latest
+checkpoint of `workdir` if there is one, then loop: one jitted update per step, metrics read back
+one step late, evaluation on the test split every `eval_every` steps, an Orbax checkpoint every
+`checkpoint_every`.
 
 Parallelism: a 1-d Mesh over all devices with axis 'data'. The batch is sharded along 'data', the
 parameters and optimizer state are replicated, and the update is a plain `jax.jit` of the global
@@ -16,7 +17,6 @@ its own random numbers without any per-device code.
 import dataclasses
 import functools
 import json
-import math
 import time
 
 from absl import logging
@@ -25,15 +25,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gqn_jax import checkpointing
-from gqn_jax import config_checks
-from gqn_jax import data_source
-from gqn_jax import distributed
 from gqn_jax import images
-from gqn_jax import metric_writers
-from gqn_jax import model as gqn_model
 from gqn_jax import paths
-from gqn_jax import schedules
+from gqn_jax.data import pipeline
+from gqn_jax.model import gqn
+from gqn_jax.training import checkpointing
+from gqn_jax.training import config_checks
+from gqn_jax.training import configs
+from gqn_jax.training import data_source
+from gqn_jax.training import distributed
+from gqn_jax.training import metrics as gqn_metrics
+from gqn_jax.training import schedules
 
 DATA_AXIS = "data"
 
@@ -61,28 +63,10 @@ def make_parallelism(devices=None):
       batch=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS)))
 
 
-def build_model(config):
-  """The GQN module described by config.model at config.data.image_size."""
-  model_config = gqn_model.GQNConfig(image_size=config.data.image_size, **config.model.to_dict())
-  return gqn_model.GQN(model_config)
-
-
 def build_optimizer(train_config):
   """Adam whose step size follows mu_s; optax's own bias correction is the only one."""
   return optax.adam(learning_rate=schedules.learning_rate_schedule(train_config),
                     b1=train_config.adam_b1, b2=train_config.adam_b2, eps=train_config.adam_eps)
-
-
-def dummy_batch(config, batch_size=1):
-  """Zeros with a real batch's shapes and dtypes (for init and shape inference)."""
-  size, slots = config.data.image_size, config.data.max_context
-  return {
-      "context_frames": np.zeros((batch_size, slots, size, size, 3), np.float32),
-      "context_cameras": np.zeros((batch_size, slots, 5), np.float32),
-      "context_mask": np.ones((batch_size, slots), bool),
-      "query_frame": np.zeros((batch_size, size, size, 3), np.float32),
-      "query_camera": np.zeros((batch_size, 5), np.float32),
-  }
 
 
 def init_train_state(config, model, optimizer, parallelism):
@@ -92,8 +76,8 @@ def init_train_state(config, model, optimizer, parallelism):
 
   def init(key):
     params_key, sample_key = jax.random.split(key)
-    variables = model.init({"params": params_key, "sample": sample_key}, dummy_batch(config),
-                           sigma)
+    batch = gqn.dummy_batch(config.data.image_size, config.data.max_context)
+    variables = model.init({"params": params_key, "sample": sample_key}, batch, sigma)
     params = variables["params"]
     return params, optimizer.init(params)
 
@@ -127,7 +111,7 @@ def make_train_step(config, model, optimizer, parallelism):
     def loss_fn(params):
       terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
       neg_elbo_B = -terms.elbo  # [B]
-      return gqn_model.nats_per_image(neg_elbo_B), terms
+      return gqn_metrics.nats_per_image(neg_elbo_B), terms
 
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -137,7 +121,7 @@ def make_train_step(config, model, optimizer, parallelism):
         "loss": loss,
         "nll": jnp.mean(terms.nll),
         "kl": jnp.mean(terms.kl),
-        "bits_per_dim": gqn_model.bits_per_dim(-terms.elbo, image_size),
+        "bits_per_dim": gqn_metrics.bits_per_dim(loss, image_size),
         "sigma": sigma,
         "learning_rate": lr_fn(step),
         "grad_norm": grad_norm,
@@ -154,7 +138,7 @@ def make_eval_step(config, model, parallelism):
 
   Sums, not means, so the host can average over batches exactly. The prior-sample prediction is
   the generator's mean image with z drawn from the prior (Algorithm S3); PSNR is per image,
-  10 log10(1 / MSE), then averaged, as gqn_jax.evaluate reports it.
+  then averaged, as gqn_jax.trained.evaluate reports it (formulas: training/metrics.py).
   """
   sigma_fn = schedules.sigma_schedule(config.train)
   num_pictures = config.train.num_image_examples
@@ -165,9 +149,9 @@ def make_eval_step(config, model, parallelism):
     terms = model.apply(variables, batch, sigma_fn(step), rngs={"sample": elbo_key})
     prediction = model.apply(
         variables, batch["context_frames"], batch["context_cameras"], batch["context_mask"],
-        batch["query_camera"], method=gqn_model.GQN.generate, rngs={"sample": prior_key})
-    mse_B = jnp.mean(jnp.square(prediction - batch["query_frame"]), axis=(1, 2, 3))
-    psnr_B = -10.0 * jnp.log10(jnp.maximum(mse_B, 1e-10))
+        batch["query_camera"], method=gqn.GQN.generate, rngs={"sample": prior_key})
+    mse_B = gqn_metrics.mse_per_image(prediction, batch["query_frame"])
+    psnr_B = gqn_metrics.psnr(mse_B)
     sums = {
         "loss": jnp.sum(-terms.elbo),
         "nll": jnp.sum(terms.nll),
@@ -195,7 +179,8 @@ def image_grid(host_batch, pictures, num_examples):
   return images.grid(np.stack([c[:rows] for c in columns], axis=1))
 
 
-def evaluate(eval_step, params, eval_dataset, num_batches, step, key, parallelism, config):
+def score_test_batches(eval_step, params, eval_dataset, num_batches, step, key, parallelism,
+                       config):
   """Mean test metrics over `num_batches` global batches, and the image grid of the first."""
   totals, count, grid = {}, 0, None
   iterator = iter(eval_dataset)  # a fresh pass: every evaluation sees the same scenes
@@ -210,7 +195,7 @@ def evaluate(eval_step, params, eval_dataset, num_batches, step, key, parallelis
     if grid is None:
       grid = image_grid(host_batch, jax.device_get(pictures), config.train.num_image_examples)
   means = {name: value / count for name, value in totals.items()}
-  means["bits_per_dim"] = means["loss"] / (config.data.image_size ** 2 * 3 * math.log(2.0))
+  means["bits_per_dim"] = float(gqn_metrics.bits_per_dim(means["loss"], config.data.image_size))
   means["elbo"] = -means["loss"]
   means["sigma"] = float(schedules.sigma_schedule(config.train)(step))
   return means, grid
@@ -220,16 +205,17 @@ def _to_numpy(tf_batch):
   return {name: np.asarray(value) for name, value in tf_batch.items()}
 
 
-def _make_datasets(config, root, host_batch_size):
-  from gqn_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  common = dict(name=config.data.name, root=root, batch_size=host_batch_size,
-                max_context=config.data.max_context, image_size=config.data.image_size,
-                seed=config.seed, process_index=jax.process_index(),
-                process_count=jax.process_count(), skip_bad_records=config.data.skip_bad_records)
-  train_dataset = input_pipeline.create_dataset(
-      split="train", shuffle=True, repeat=True,
+def _make_datasets(config, dataset_files, host_batch_size):
+  """(train, test) tf.data datasets; creating them checks max_context against the data."""
+  common = dict(batch_size=host_batch_size, max_context=config.data.max_context,
+                image_size=config.data.image_size, seed=config.seed,
+                process_index=jax.process_index(), process_count=jax.process_count(),
+                skip_bad_records=config.data.skip_bad_records)
+  train_dataset = pipeline.create_dataset(
+      dataset_files, split="train", shuffle=True, repeat=True,
       shuffle_buffer_size=config.data.shuffle_buffer_size, **common)
-  eval_dataset = input_pipeline.create_dataset(split="test", shuffle=False, repeat=True, **common)
+  eval_dataset = pipeline.create_dataset(
+      dataset_files, split="test", shuffle=False, repeat=True, **common)
   return train_dataset, eval_dataset
 
 
@@ -278,7 +264,7 @@ class _StepReader:
     scalars["scenes_per_sec"] = steps_per_sec * train.batch_size
     self._writer.write_scalars(step, "train", scalars)
     if distributed.is_main_process():
-      metric_writers.log_train(step, train.num_steps, scalars,
+      gqn_metrics.log_train(step, train.num_steps, scalars,
                                (train.num_steps - step) / max(steps_per_sec, 1e-9))
 
 
@@ -291,22 +277,21 @@ def train_and_evaluate(config, workdir):
   parallelism = make_parallelism()
   config_checks.check_config(config, device_count=jax.device_count())
   host_batch_size = distributed.host_batch_size(config.train.batch_size)
-  root, source = data_source.resolve_root(config.data)
-  config_checks.check_context_size(config, root)
+  dataset_files = data_source.resolve(config.data)
+  train_dataset, eval_dataset = _make_datasets(config, dataset_files, host_batch_size)
   logging.info("data: %s (%s) under %s; %d devices on %d processes, %d scenes per host per step",
-               config.data.name, source, root, jax.device_count(), jax.process_count(),
-               host_batch_size)
+               config.data.name, dataset_files.source, dataset_files.root, jax.device_count(),
+               jax.process_count(), host_batch_size)
 
-  model = build_model(config)
+  model = configs.build_model(config)
   optimizer = build_optimizer(config.train)
   params, opt_state = init_train_state(config, model, optimizer, parallelism)
-  train_dataset, eval_dataset = _make_datasets(config, root, host_batch_size)
   train_iterator = iter(train_dataset)
 
   workdir = paths.resolve(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
-  writer = metric_writers.MetricWriter(workdir, enabled=distributed.is_main_process())
+  writer = gqn_metrics.MetricWriter(workdir, enabled=distributed.is_main_process())
   try:
     start_step = manager.latest_step() or 0
     if start_step:
@@ -333,7 +318,7 @@ def _train_loop(config, model, optimizer, parallelism, params, opt_state, train_
   train_step = make_train_step(config, model, optimizer, parallelism)
   eval_step = make_eval_step(config, model, parallelism)
   step_key, test_key = train_key(config.seed), eval_key(config.seed)
-  run_eval = functools.partial(evaluate, eval_step, eval_dataset=eval_dataset,
+  run_eval = functools.partial(score_test_batches, eval_step, eval_dataset=eval_dataset,
                                num_batches=train.eval_batches, key=test_key,
                                parallelism=parallelism, config=config)
   eval_metrics = None
@@ -381,5 +366,5 @@ def _evaluate_and_write(run_eval, params, step, writer):
   writer.write_images(step, "test", {"context_target_posterior_prior": grid})
   writer.flush()
   if distributed.is_main_process():
-    metric_writers.log_eval(step, metrics)
+    gqn_metrics.log_eval(step, metrics)
   return metrics

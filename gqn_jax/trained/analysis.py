@@ -1,6 +1,6 @@
 """The paper's analyses of a trained GQN: scene algebra, per-pixel uncertainty, information gain.
 
-All functions take a `gqn_jax.inference.TrainedGQN` (from `inference.load`) and raw poses.
+All functions take a `gqn_jax.trained.restore.TrainedGQN` (from `restore.load`) and raw poses.
 
 Scene algebra (the paper's shape, colour and position arithmetic). Representations add:
 r(A) - r(B) + r(C) is fed to the generator as if it described one scene, e.g. "red sphere" -
@@ -38,7 +38,7 @@ def scene_algebra(trained, context_a, context_b, context_c, query_cameras, rng, 
   """Renders r(A) - r(B) + r(C) from query poses.
 
   Args:
-    trained: a `gqn_jax.inference.TrainedGQN`.
+    trained: a `gqn_jax.trained.restore.TrainedGQN`.
     context_a, context_b, context_c: each a (frames [B, M, H, W, 3], cameras [B, M, 5]) pair; the
       three may have different M. Row b of each is combined with row b of the others.
     query_cameras: [B, Q, 5] raw poses to render the combined scene from.
@@ -46,7 +46,7 @@ def scene_algebra(trained, context_a, context_b, context_c, query_cameras, rng, 
     num_samples: prior samples per query.
 
   Returns:
-    `inference.RenderOutput` with images [B, Q, H, W, 3] and samples [B, Q, S, H, W, 3].
+    `restore.RenderOutput` with images [B, Q, H, W, 3] and samples [B, Q, S, H, W, 3].
   """
   r_a = trained.represent(*context_a)
   r_b = trained.represent(*context_b)
@@ -75,7 +75,7 @@ def expected_information_gain(trained, frames, cameras, candidate_cameras, rng, 
   """Monte Carlo estimate (nats) of what each candidate view would tell about the scene latents.
 
   See the module docstring for the estimator. Args:
-    trained: a `gqn_jax.inference.TrainedGQN`.
+    trained: a `gqn_jax.trained.restore.TrainedGQN`.
     frames, cameras, mask: the context, [B, M, H, W, 3] and [B, M, 5] (M may be 0).
     candidate_cameras: [B, V, 5] raw poses of the views being considered.
     rng: a jax.random key.

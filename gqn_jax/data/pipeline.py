@@ -21,8 +21,8 @@ import sys
 
 import numpy as np
 
-from gqn_jax import data
-from gqn_jax import records
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
 _JPEG_START = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
@@ -50,15 +50,16 @@ def shard_files(files, process_index, process_count):
   return list(files)[process_index::process_count]
 
 
-def create_dataset(*, name, split, root, batch_size, max_context, image_size, seed, shuffle=True,
-                   repeat=True, process_index=0, process_count=1, skip_bad_records=False,
-                   shuffle_buffer_size=1024, cycle_length=16, prefetch_batches=2):
+def create_dataset(dataset_files, *, split, batch_size, max_context, image_size, seed,
+                   shuffle=True, repeat=True, process_index=0, process_count=1,
+                   skip_bad_records=False, shuffle_buffer_size=1024, cycle_length=16,
+                   prefetch_batches=2):
   """Batches of GQN scenes as a tf.data.Dataset (see docs/architecture.md, "Batch").
 
   Args:
-    name: dataset name, a folder under `root` (DeepMind's or procedural).
+    dataset_files: the dataset on disk, from `reader.find_dataset` (its shard files, frame size
+      and views per scene).
     split: 'train' or 'test'.
-    root: folder (or gs:// URL) holding `<name>/<split>/<i>-of-<n>.tfrecord`.
     batch_size: scenes per batch on this host.
     max_context: K, the number of context slots; must be below the views per scene.
     image_size: side of the frames in the batch; None keeps the stored size, otherwise frames are
@@ -80,13 +81,13 @@ def create_dataset(*, name, split, root, batch_size, max_context, image_size, se
     [B, K, 5] (raw poses), context_mask bool [B, K], query_frame float32 [B, H, W, 3],
     query_camera float32 [B, 5]; the last partial batch is dropped.
   """
-  tf = data.import_tf()
-  frame_size, sequence_size = data.dataset_spec(name, root)
-  _check_sizes(name, batch_size, max_context, image_size, sequence_size)
-  files = shard_files(data.list_shard_files(name, split, root), process_index, process_count)
+  tf = reader.import_tf()
+  frame_size, sequence_size = dataset_files.frame_size, dataset_files.views_per_scene
+  _check_sizes(dataset_files.name, batch_size, max_context, image_size, sequence_size)
+  files = shard_files(dataset_files.files(split), process_index, process_count)
   scenes = read_checked_scenes(
-      files, sequence_size=sequence_size, skip_bad_records=skip_bad_records, shuffle=shuffle, repeat=repeat,
-      cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
+      files, sequence_size=sequence_size, skip_bad_records=skip_bad_records, shuffle=shuffle,
+      repeat=repeat, cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
   if shuffle:
     scenes = scenes.shuffle(shuffle_buffer_size, seed=_int_seed(seed, process_index, 1),
                             reshuffle_each_iteration=True)
@@ -108,10 +109,7 @@ def _check_sizes(name, batch_size, max_context, image_size, sequence_size):
   for key, value in (("batch_size", batch_size), ("max_context", max_context)):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
       raise ValueError(f"{key} must be a positive integer, got {value!r}")
-  if max_context >= sequence_size:
-    raise ValueError(
-        f"max_context={max_context} leaves no query view: {name} has {sequence_size} views per "
-        f"scene, so max_context must be at most {sequence_size - 1}")
+  reader.check_context_fits(max_context, sequence_size, name)
   if image_size is not None and (not isinstance(image_size, (int, np.integer))
                                  or isinstance(image_size, bool) or image_size < 1):
     raise ValueError(f"image_size must be a positive integer or None, got {image_size!r}")
@@ -138,10 +136,10 @@ def read_checked_scenes(files, *, sequence_size, chunk_size=None, skip_bad_recor
   the iterator's state, so it survives checkpoints). Records are parsed `chunk_size` at a time
   (default: about 640 views' worth) to share the per-call cost.
   """
-  tf = data.import_tf()
+  tf = reader.import_tf()
   chunk_size = chunk_size or max(1, _CHUNK_VIEWS // sequence_size)
-  sizes = data.file_sizes(files)
-  file_list = tf.data.Dataset.from_tensor_slices((files, np.asarray(sizes, np.int64)))
+  sizes = reader.file_sizes(files)
+  file_list = tf.data.Dataset.from_tensor_slices((list(files), np.asarray(sizes, np.int64)))
   if shuffle:
     file_list = file_list.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   if repeat:
@@ -324,7 +322,7 @@ def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size,
       decode, (tf.reshape(tf.gather(jpegs_BxS, chosen_BxM1, batch_dims=1), [-1]),
                tf.repeat(paths_B, num_chosen), tf.repeat(indices_B, num_chosen)),
       fn_output_signature=tf.TensorSpec([frame_size, frame_size, 3], tf.uint8))
-  frames = _to_float(tf, image_size, frames)
+  frames = to_float(tf, image_size, frames)
   frames_BxM1 = tf.reshape(frames, [batch_size, num_chosen, image_size, image_size, 3])
   padding = [[0, 0], [0, max_context - num_context]]
   context_cameras = tf.gather(cameras_BxSx5, order_BxS[:, :num_context], batch_dims=1)
@@ -355,9 +353,13 @@ def _decode(tf, frame_size, item):
     return tf.ensure_shape(tf.identity(frame), [frame_size, frame_size, 3])
 
 
-def _to_float(tf, image_size, frames_NxHxWx3):
-  """uint8 frames -> float32 in [0, 1] at image_size (bilinear with antialiasing)."""
-  frames = tf.cast(frames_NxHxWx3, tf.float32) / 255.0
+def to_float(tf, image_size, frames_NxHxWx3):
+  """uint8 (or float in [0, 1]) frames -> float32 in [0, 1] at image_size (bilinear with
+  antialiasing); gqn_jax.trained.restore converts test scenes with it too."""
+  frames = tf.convert_to_tensor(frames_NxHxWx3)
+  if frames.dtype == tf.uint8:
+    frames = tf.cast(frames, tf.float32) / 255.0
+  frames = tf.cast(frames, tf.float32)
   if frames.shape[1] != image_size:
     frames = tf.image.resize(frames, [image_size, image_size], method="bilinear", antialias=True)
     frames = tf.clip_by_value(frames, 0.0, 1.0)

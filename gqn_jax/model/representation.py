@@ -13,7 +13,7 @@ Every conv is followed by a ReLU. `aggregate` sums the per-view codes of a scene
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gqn_jax import patch_conv
+from gqn_jax.model import convs
 
 REPRESENTATIONS = ("tower", "pool", "pyramid")
 
@@ -27,7 +27,7 @@ def broadcast_viewpoint(viewpoint_Nx7, height, width):
 def _conv(features, kernel, stride, name):
   if stride > 1:  # every strided conv here has kernel == stride: non-overlapping patches
     assert kernel == stride, (kernel, stride)
-    return patch_conv.PatchConv(features, stride, name=name)
+    return convs.PatchConv(features, stride, name=name)
   return nn.Conv(features, (kernel, kernel), padding="SAME", name=name)
 
 

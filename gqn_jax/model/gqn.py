@@ -1,89 +1,48 @@
-"""The Generative Query Network (Eslami et al., Science 2018): config, Flax module, ELBO, units.
+"""The Generative Query Network (Eslami et al., Science 2018): the Flax module and its ELBO.
 
-`GQN(config)` holds a representation network f (gqn_jax.representation), the L generator and
-inference cores (gqn_jax.generator), a learned 4x4 stride-4 downsampling of the query image and
-the image head eta^g. Public methods (random numbers from the 'sample' stream):
+`GQN(config)`, config a `gqn_jax.model.config.GQNConfig`, holds a representation network f
+(representation.py), the L generator and inference cores (cores.py), a learned 4x4 stride-4
+downsampling of the query image and the image head eta^g. Public methods (random numbers from
+the 'sample' stream):
 - `__call__(batch, sigma)` -> `ELBOTerms` (Algorithm S2), the training loss;
 - `represent(context_frames, context_cameras, context_mask)` -> r;
 - `generate(context_frames, context_cameras, context_mask, query_camera)` -> mean image (S3);
 - `generate_from_representation(r, query_camera)` and
   `elbo_from_representation(r, query_frame, query_camera, sigma)` for scene algebra.
-Cameras are raw poses [..., 5]; they are encoded here with gqn_jax.viewpoint.encode_viewpoint.
+Cameras are raw poses [..., 5]; they are encoded here with viewpoint.encode_viewpoint.
+A batch is the dict of BATCH_KEYS described in docs/architecture.md; `dummy_batch` makes one.
 
 The image mean is sigmoid(eta^g(u_L)), eta^g a 1x1 conv: frames live in [0, 1], so the squash
 keeps the mean (and every generated image) a valid image; the paper's pixel sigma (annealed
 2.0 -> 0.7) is much wider than the sigmoid's saturated tails, so it costs no expressiveness.
 """
 
-import dataclasses
-import math
-
 import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from gqn_jax import distributions
-from gqn_jax import generator
-from gqn_jax import patch_conv
-from gqn_jax import representation
-from gqn_jax.viewpoint import encode_viewpoint
+from gqn_jax.model import convs
+from gqn_jax.model import cores
+from gqn_jax.model import distributions
+from gqn_jax.model import representation
+from gqn_jax.model.config import GQNConfig
+from gqn_jax.model.viewpoint import RAW_POSE_SIZE
+from gqn_jax.model.viewpoint import encode_viewpoint
 
 BATCH_KEYS = ("context_frames", "context_cameras", "context_mask", "query_frame", "query_camera")
 
 
-@dataclasses.dataclass(frozen=True)
-class GQNConfig:
-  """Model hyperparameters; the defaults are the paper's model for 64x64 images.
-
-  z_channels defaults to 3 latent channels per 16x16 position (768 numbers per step), as in
-  iShohei220/torch-gqn; other ports use 64. 3 keeps the prior/posterior heads and the
-  generator's input small (the KL is over 768 dimensions per step), and is configurable.
-  """
-  image_size: int = 64
-  representation: str = "tower"  # 'tower' | 'pool' | 'pyramid' (Figure S1)
-  num_layers: int = 12  # L, generation steps
-  shared_cores: bool = False  # True: one core parameter set reused for all L steps
-  h_channels: int = 128  # ConvLSTM hidden channels (generator and inference)
-  z_channels: int = 3  # latent channels per position of the h x w grid
-  canvas_channels: int = 128  # channels of the full-resolution canvas u
-  r_channels: int = 256  # channels of the scene representation r
-  remat: bool = False  # rematerialise each core step in the backward pass (less memory)
-  scan: bool = True  # nn.scan over the cores; False: unrolled loop, same parameters
-  # How the cores' 5x5 convs run: 'xla' (lax.conv), 'matmul' (im2col + one matmul, same params)
-  # or 'auto' (matmul on CPU, where XLA's conv inside a scan is very slow; xla elsewhere).
-  conv_impl: str = "auto"
-
-  def __post_init__(self):
-    if self.representation not in representation.REPRESENTATIONS:
-      raise ValueError(f"GQNConfig.representation={self.representation!r}; expected one of "
-                       f"{representation.REPRESENTATIONS}")
-    multiple = 8 if self.representation == "pyramid" else 4
-    if self.image_size <= 0 or self.image_size % multiple:
-      raise ValueError(f"GQNConfig.image_size={self.image_size} must be a positive multiple of "
-                       f"{multiple} for representation {self.representation!r} (the generator "
-                       "works at a quarter of the image size)")
-    for name in ("num_layers", "h_channels", "z_channels", "canvas_channels", "r_channels"):
-      if getattr(self, name) <= 0:
-        raise ValueError(f"GQNConfig.{name}={getattr(self, name)} must be positive")
-    if self.r_channels % 8 and self.representation == "pyramid":
-      raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be a multiple of 8 for "
-                       "the pyramid network")
-    patch_conv.use_matmul(self.conv_impl)  # raises on an unknown value
-    if self.r_channels % 2:
-      raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
-
-  @property
-  def grid_size(self):
-    """Side of the generator's latent grid: a quarter of the image (16 for 64x64)."""
-    return self.image_size // 4
-
-  @property
-  def core_config(self):
-    return generator.CoreConfig(
-        num_layers=self.num_layers, shared_cores=self.shared_cores, h_channels=self.h_channels,
-        z_channels=self.z_channels, canvas_channels=self.canvas_channels, remat=self.remat,
-        scan=self.scan, conv_impl=self.conv_impl)
+def dummy_batch(image_size, num_slots, batch_size=1):
+  """Zeros with a real batch's shapes and dtypes, every slot real (for init and shapes)."""
+  return {
+      "context_frames": np.zeros((batch_size, num_slots, image_size, image_size, 3), np.float32),
+      "context_cameras": np.zeros((batch_size, num_slots, RAW_POSE_SIZE), np.float32),
+      "context_mask": np.ones((batch_size, num_slots), bool),
+      "query_frame": np.zeros((batch_size, image_size, image_size, 3), np.float32),
+      "query_camera": np.zeros((batch_size, RAW_POSE_SIZE), np.float32),
+  }
 
 
 @flax.struct.dataclass
@@ -94,20 +53,6 @@ class ELBOTerms:
   kl_per_step: jax.Array  # [B, L]
   elbo: jax.Array  # [B] -(nll + kl)
   reconstruction: jax.Array  # [B, H, W, 3] eta^g(u_L) with z drawn from the posterior
-
-
-def nats_per_image(neg_elbo_B):
-  """Mean over the batch of -ELBO, in nats per image (a scalar)."""
-  return jnp.mean(neg_elbo_B)
-
-
-def bits_per_dim(neg_elbo_B, image_size):
-  """Mean over the batch of -ELBO in bits per dimension: nats / (S * S * 3 * ln 2).
-
-  The likelihood is a continuous Gaussian density on [0, 1] pixel values, so this can go below
-  zero once sigma is small; it is comparable only between runs at the same sigma.
-  """
-  return nats_per_image(neg_elbo_B) / (image_size * image_size * 3 * math.log(2.0))
 
 
 def _check_shape(name, array, expected):
@@ -127,8 +72,8 @@ class GQN(nn.Module):
     cfg = self.config
     self.representation_net = representation.make_representation_net(
         cfg.representation, cfg.r_channels)
-    self.query_down = patch_conv.PatchConv(generator.QUERY_DOWN_CHANNELS, 4)
-    self.cores = generator.Cores(cfg.core_config)
+    self.query_down = convs.PatchConv(cores.QUERY_DOWN_CHANNELS, 4)
+    self.cores = cores.Cores(cfg)
     self.image_head = nn.Conv(3, (1, 1))  # eta^g
 
   def __call__(self, batch, sigma):
@@ -193,8 +138,7 @@ class GQN(nn.Module):
     return viewpoint_map, r_map
 
   def _initial_carry(self, batch_size):
-    cfg = self.config
-    return generator.initial_carry(cfg.core_config, batch_size, cfg.grid_size, cfg.image_size)
+    return cores.initial_carry(self.config, batch_size)
 
   def _image_mean(self, canvas):
     return jax.nn.sigmoid(self.image_head(canvas))  # [B, S, S, 3]

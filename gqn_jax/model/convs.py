@@ -1,13 +1,16 @@
-"""Convolutions whose kernel equals their stride, written as reshapes and one matmul.
+"""The model's convolutions, written the way each backend runs fastest, with nn.Conv's parameters.
 
-GQN has many of them: the 2x2 stride-2 stages of the tower and pyramid, the 4x4 stride-4
-downsampling of the query image and canvas, and the 4x4 stride-4 transposed conv that writes
-h^g onto the canvas. Non-overlapping patches make each one exactly a space-to-depth (or
-depth-to-space) plus a dense layer. XLA's CPU backend runs strided convolutions, and above all
-the lhs-dilated convolutions their gradients and transposed convolutions become, on a slow
-generic path; a matmul runs on its fast one (numbers in docs/model.md). Parameters have the
-shapes of nn.Conv / nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the
-results are the same functions (tests/test_model_patch_conv.py checks both against Flax).
+`PatchConv` and `PatchConvTranspose`: convolutions whose kernel equals their stride, written as
+reshapes and one matmul. GQN has many of them: the 2x2 stride-2 stages of the tower and pyramid, the
+4x4 stride-4 downsampling of the query image and canvas, and the 4x4 stride-4 transposed conv that
+writes h^g onto the canvas. Non-overlapping patches make each one exactly a space-to-depth (or
+depth-to-space) plus a dense layer. XLA's CPU backend runs strided convolutions, and above all the
+lhs-dilated convolutions their gradients and transposed convolutions become, on a slow generic path;
+a matmul runs on its fast one (numbers in docs/model.md). Parameters have the shapes of nn.Conv /
+nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the results are the same functions
+(tests/test_convs.py checks both against Flax).
+
+`SameConv`: the cores' 5x5 stride-1 convolutions, by XLA or as im2col + matmul (`use_matmul`).
 """
 
 import flax.linen as nn

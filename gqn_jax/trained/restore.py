@@ -1,11 +1,11 @@
-"""Using a trained GQN: restore a checkpoint written by training, then represent, render and score.
+"""Restoring a trained GQN from a checkpoint written by training: `load` -> `TrainedGQN`.
 
 `load(workdir)` reads `<workdir>/checkpoints` (an Orbax CheckpointManager directory, see
 docs/architecture.md), restores only the `config` and `params` items, and places the parameters
 on the first local device, so a checkpoint written by a multi-device run opens on one CPU. No
 optimizer is built. The returned `TrainedGQN` wraps jitted calls of the model:
 
-  trained = inference.load('/tmp/gqn')
+  trained = restore.load('/tmp/gqn')
   out = trained.render(frames_BxMxHxWx3, cameras_BxMx5, query_cameras_BxQx5, jax.random.key(0),
                        num_samples=4)
   out.images   # [B, Q, H, W, 3], the mean over the prior samples
@@ -24,14 +24,16 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gqn_jax import data
-from gqn_jax import data_source
-from gqn_jax import model as gqn_model
 from gqn_jax import paths
-from gqn_jax import schedules
-from gqn_jax import viewpoint
+from gqn_jax.data import pipeline
+from gqn_jax.data import reader
+from gqn_jax.model import gqn
+from gqn_jax.model import viewpoint
+from gqn_jax.training import checkpointing
+from gqn_jax.training import configs
+from gqn_jax.training import data_source
+from gqn_jax.training import schedules
 
-CHECKPOINT_DIR = "checkpoints"
 DEFAULT_CHUNK_SIZE = 32  # generator rows per compiled call: bounds memory (samples depend on it)
 
 
@@ -44,7 +46,7 @@ class RenderOutput:
 
 def checkpoint_dir(workdir):
   """`<workdir>/checkpoints` as an epath.Path (local or gs://)."""
-  return paths.resolve(workdir) / CHECKPOINT_DIR
+  return paths.resolve(workdir) / checkpointing.CHECKPOINT_DIR
 
 
 def available_steps(workdir):
@@ -56,11 +58,6 @@ def available_steps(workdir):
     return sorted(manager.all_steps())
 
 
-def model_config(config):
-  """The typed GQNConfig the model takes, built exactly as training builds it."""
-  return gqn_model.GQNConfig(image_size=config.data.image_size, **config.model.to_dict())
-
-
 def abstract_params(config, device=None):
   """ShapeDtypeStructs of the params pytree for `config`, placed on `device` (first by default).
 
@@ -68,18 +65,11 @@ def abstract_params(config, device=None):
   reshards whatever layout training used onto this one device.
   """
   device = jax.local_devices()[0] if device is None else device
-  gqn = gqn_model.GQN(model_config(config))
-  size = config.data.image_size
-  batch = {
-      "context_frames": jnp.zeros((1, 1, size, size, 3), jnp.float32),
-      "context_cameras": jnp.zeros((1, 1, viewpoint.RAW_POSE_SIZE), jnp.float32),
-      "context_mask": jnp.ones((1, 1), bool),
-      "query_frame": jnp.zeros((1, size, size, 3), jnp.float32),
-      "query_camera": jnp.zeros((1, viewpoint.RAW_POSE_SIZE), jnp.float32),
-  }
+  model = configs.build_model(config)
+  batch = gqn.dummy_batch(config.data.image_size, num_slots=1)
   key = jax.random.key(0)
   shapes = jax.eval_shape(
-      lambda: gqn.init({"params": key, "sample": key}, batch, 1.0)["params"])
+      lambda: model.init({"params": key, "sample": key}, batch, 1.0)["params"])
   sharding = jax.sharding.SingleDeviceSharding(device)
   return jax.tree.map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), shapes)
@@ -101,13 +91,14 @@ def _resolve_step(manager, directory, step):
 
 def _restore_config(manager, directory, step):
   try:
-    restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+    restored = manager.restore(
+        step, args=ocp.args.Composite(**{checkpointing.CONFIG: ocp.args.JsonRestore()}))
   except Exception as error:  # pylint: disable=broad-except
     raise ValueError(
         f"could not read the `config` item of step {step} in {directory}: expected a Composite "
         f"checkpoint with items params, opt_state and config (JsonSave of config.to_dict()). "
         f"Orbax said: {error}") from error
-  config = ml_collections.ConfigDict(restored["config"])
+  config = ml_collections.ConfigDict(restored[checkpointing.CONFIG])
   for section in ("model", "data", "train"):
     if section not in config:
       raise ValueError(
@@ -126,7 +117,7 @@ def _check_params_fit(manager, directory, step, config, target):
 
   Orbax would fail too, but deep inside TensorStore and leaving unfinished reads behind.
   """
-  saved = _shapes_by_path(manager.item_metadata(step)["params"])
+  saved = _shapes_by_path(manager.item_metadata(step)[checkpointing.PARAMS])
   expected = _shapes_by_path(target)
   problems = [f"{path}: saved {saved.get(path, 'nothing')}, model needs {shape}"
               for path, shape in expected.items() if saved.get(path) != shape]
@@ -147,7 +138,7 @@ def _restore_params(manager, directory, step, config):
   _check_params_fit(manager, directory, step, config, target)
   try:
     restored = manager.restore(
-        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target)))
+        step, args=ocp.args.Composite(**{checkpointing.PARAMS: ocp.args.StandardRestore(target)}))
   except Exception as error:  # pylint: disable=broad-except
     expected = jax.tree.map(lambda leaf: leaf.shape, target)
     raise ValueError(
@@ -155,7 +146,7 @@ def _restore_params(manager, directory, step, config):
         f"config describes (config.model = {config.model.to_dict()}, image_size = "
         f"{config.data.image_size}). Expected parameter shapes: {expected}. Orbax said: {error}"
     ) from error
-  return restored["params"]
+  return restored[checkpointing.PARAMS]
 
 
 def load(workdir, step=None):
@@ -163,10 +154,12 @@ def load(workdir, step=None):
   directory = checkpoint_dir(workdir)
   if not directory.is_dir():
     raise FileNotFoundError(
-        f"no checkpoint directory at {directory}: expected `<workdir>/{CHECKPOINT_DIR}` written by "
-        "training (gqn_jax.train.train_and_evaluate). Check --workdir.")
+        f"no checkpoint directory at {directory}: expected `<workdir>/"
+        f"{checkpointing.CHECKPOINT_DIR}` written by training "
+        "(gqn_jax.training.train.train_and_evaluate). Check --workdir.")
   # Handlers for the two items read here; the others (opt_state, data) are never opened.
-  handlers = {"params": ocp.StandardCheckpointHandler(), "config": ocp.JsonCheckpointHandler()}
+  handlers = {checkpointing.PARAMS: ocp.StandardCheckpointHandler(),
+              checkpointing.CONFIG: ocp.JsonCheckpointHandler()}
   with ocp.CheckpointManager(directory, item_handlers=handlers) as manager:
     step = _resolve_step(manager, directory, step)
     config = _restore_config(manager, directory, step)
@@ -195,7 +188,7 @@ class TrainedGQN:
     self.step = int(step)
     self.chunk_size = int(chunk_size)
     self.image_size = int(config.data.image_size)
-    self.module = gqn_model.GQN(model_config(config))
+    self.module = configs.build_model(config)
     self._represent = jax.jit(self._represent_fn)
     self._generate = jax.jit(self._generate_fn)
     self._elbo = jax.jit(self._elbo_fn)
@@ -208,17 +201,17 @@ class TrainedGQN:
   # Pure functions of params, jitted once per instance.
   def _represent_fn(self, params, frames, cameras, mask):
     return self.module.apply(
-        {"params": params}, frames, cameras, mask, method=gqn_model.GQN.represent)
+        {"params": params}, frames, cameras, mask, method=gqn.GQN.represent)
 
   def _generate_fn(self, params, r, query_cameras, key):
     return self.module.apply(
         {"params": params}, r, query_cameras, rngs={"sample": key},
-        method=gqn_model.GQN.generate_from_representation)
+        method=gqn.GQN.generate_from_representation)
 
   def _elbo_fn(self, params, r, query_frames, query_cameras, sigma, key):
     return self.module.apply(
         {"params": params}, r, query_frames, query_cameras, sigma, rngs={"sample": key},
-        method=gqn_model.GQN.elbo_from_representation)
+        method=gqn.GQN.elbo_from_representation)
 
   def _context(self, frames, cameras, mask):
     """Validated (frames, cameras, mask); zero context views become one masked-out zero slot."""
@@ -300,43 +293,38 @@ def _chunked_rows(num_rows, chunk_size):
   return [(start, min(start + padded, num_rows), padded) for start in range(0, num_rows, padded)]
 
 
-
 def resize_frames(frames_NxHxWx3, image_size):
-  """uint8 or float frames [..., H, W, 3] -> float32 [..., S, S, 3] in [0, 1], resized as the
-  input pipeline resizes (bilinear with antialiasing)."""
+  """uint8 or float frames [..., H, W, 3] -> float32 [..., S, S, 3] in [0, 1], converted exactly
+  as the input pipeline converts them (gqn_jax.data.pipeline.to_float)."""
   frames = np.asarray(frames_NxHxWx3)
-  if frames.dtype == np.uint8:
-    frames = frames.astype(np.float32) / 255.0
-  if frames.shape[-3:-1] == (image_size, image_size):
-    return frames.astype(np.float32)
-  tf = data.import_tf()
   lead = frames.shape[:-3]
   flat = frames.reshape(-1, *frames.shape[-3:])
-  resized = tf.image.resize(flat, (image_size, image_size), method="bilinear", antialias=True)
-  return np.clip(resized.numpy(), 0.0, 1.0).reshape(*lead, image_size, image_size, 3)
+  converted = np.asarray(pipeline.to_float(reader.import_tf(), image_size, flat))
+  return converted.reshape(*lead, image_size, image_size, 3)
 
 
 def iter_test_scenes(config, num_scenes=None, data_root=None):
   """Yields the first `num_scenes` (all by default) test scenes one by one, resized for the model.
 
-  The data is found as training found it (gqn_jax.data_source: DeepMind's files under
+  The data is found as training found it (gqn_jax.training.data_source: DeepMind's files under
   config.data.root, else the procedural stand-in); `data_root` overrides config.data.root.
   Each scene is (frames [S, H, W, 3] float32 in [0, 1], cameras [S, 5] float32 raw poses).
   """
   data_config = ml_collections.ConfigDict(config.data.to_dict())
   if data_root is not None:
     data_config.root = data_root
-  root, _ = data_source.resolve_root(data_config)
+  dataset_files = data_source.resolve(data_config, splits=("test",))
   count = 0
-  for scene in data.read_scenes(data_config.name, "test", root,
-                                skip_bad_records=data_config.get("skip_bad_records", False)):
+  for scene in reader.read_scenes(dataset_files, "test",
+                                  skip_bad_records=data_config.get("skip_bad_records", False)):
     if num_scenes is not None and count >= num_scenes:
       return
     count += 1
     yield (resize_frames(scene["frames"], data_config.image_size),
            np.asarray(scene["cameras"], np.float32))
   if count == 0:
-    raise ValueError(f"the test split of {data_config.name} under {root} holds no scenes")
+    raise ValueError(
+        f"the test split of {data_config.name} under {dataset_files.root} holds no scenes")
 
 
 def load_test_scenes(config, num_scenes=None, data_root=None):

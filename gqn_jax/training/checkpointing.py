@@ -1,7 +1,7 @@
 """Orbax checkpoints of a training run, including the position of the tf.data input iterator.
 
 A step directory under `<workdir>/checkpoints/` is a Composite with items
-  params     StandardSave of the model params (what inference restores),
+  params     StandardSave of the model params (what gqn_jax.trained.restore reads),
   opt_state  StandardSave of the optax state (its step count drives nothing: schedules use the
              checkpoint's step),
   config     JsonSave of config.to_dict(),
@@ -22,6 +22,7 @@ import orbax.checkpoint as ocp
 
 from gqn_jax import paths
 
+CHECKPOINT_DIR = "checkpoints"  # <workdir>/checkpoints holds the CheckpointManager's steps
 PARAMS = "params"
 OPT_STATE = "opt_state"
 CONFIG = "config"
@@ -73,7 +74,7 @@ def create_manager(workdir, max_to_keep):
   options = ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True)
   return ocp.CheckpointManager(
-      paths.resolve(workdir) / "checkpoints",
+      paths.resolve(workdir) / CHECKPOINT_DIR,
       item_names=(PARAMS, OPT_STATE, CONFIG, DATA), options=options)
 
 

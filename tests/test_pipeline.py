@@ -1,14 +1,14 @@
-"""gqn_jax.input_pipeline: the batch contract, context sampling, sharding, determinism, errors."""
+"""gqn_jax.data.pipeline: the batch contract, context sampling, sharding, determinism, errors."""
 
 import numpy as np
 import pytest
 
 import gqn_test_files
-from gqn_jax import data
-from gqn_jax import input_pipeline
-from gqn_jax import records
+from gqn_jax.data import pipeline
+from gqn_jax.data import reader
+from gqn_jax.data import records
 
-tf = data.import_tf()
+tf = reader.import_tf()
 
 ROOMS = "rooms_ring_camera"  # 64x64, 10 views
 ROOMS_FILES = (1, 2, 3, 4)
@@ -29,15 +29,15 @@ def root(tmp_path_factory):
 def _frames_by_view(name, root):
   """{(scene id, view): uint8 frame} as the plain reader decodes them."""
   return {(int(scene["cameras"][v, 0]), v): scene["frames"][v]
-          for scene in data.read_scenes(name, "train", root)
+          for scene in gqn_test_files.read_split(name, "train", root)
           for v in range(len(scene["frames"]))}
 
 
-def _dataset(root, name=ROOMS, **overrides):
-  kwargs = dict(name=name, split="train", root=root, batch_size=3, max_context=4, image_size=None,
-                seed=0)
+def _dataset(root, name=ROOMS, split="train", **overrides):
+  kwargs = dict(batch_size=3, max_context=4, image_size=None, seed=0)
   kwargs.update(overrides)
-  return input_pipeline.create_dataset(**kwargs)
+  found = reader.find_dataset(name, root, splits=(split,))
+  return pipeline.create_dataset(found, split=split, **kwargs)
 
 
 def _batches(ds, n):
@@ -173,7 +173,7 @@ def test_hosts_read_disjoint_files(root):
 @pytest.mark.parametrize("num_files,process_count", [(4, 2), (10, 3), (5, 5), (7, 1)])
 def test_shard_files_is_disjoint_covering_and_balanced(num_files, process_count):
   files = [records.shard_filename(i, num_files) for i in range(1, num_files + 1)]
-  shares = [input_pipeline.shard_files(files, p, process_count) for p in range(process_count)]
+  shares = [pipeline.shard_files(files, p, process_count) for p in range(process_count)]
   assert sorted(f for share in shares for f in share) == files
   assert max(map(len, shares)) - min(map(len, shares)) <= 1
 
@@ -271,7 +271,7 @@ def test_frames_from_another_dataset_are_named(tmp_path):
   # 64x64 rooms records read as if they were a procedural dataset of 32x32 frames.
   gqn_test_files.write_dataset(tmp_path, "toy", procedural=True, frame_size=64, sequence_size=10,
                                file_numbers=(1,), scenes_per_file=1)
-  (tmp_path / "toy" / data.PROCEDURAL_SPEC_FILENAME).write_text(
+  (tmp_path / "toy" / reader.PROCEDURAL_SPEC_FILENAME).write_text(
       '{"frame_size": 32, "sequence_size": 10}')
   path = tmp_path / "toy" / "train" / "1-of-1.tfrecord"
   with pytest.raises(tf.errors.InvalidArgumentError, match=(
@@ -294,7 +294,7 @@ def test_skipped_count_resumes_from_a_checkpoint(tmp_path, capfd):
   options.experimental_optimization.map_parallelization = False
 
   def scenes():
-    return iter(input_pipeline.read_checked_scenes(
+    return iter(pipeline.read_checked_scenes(
         [path], sequence_size=10, skip_bad_records=True).with_options(options))
 
   def counts(stderr):

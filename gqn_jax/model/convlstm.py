@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gqn_jax import patch_conv
+from gqn_jax.model import convs
 
 
 class LSTMState(NamedTuple):
@@ -28,12 +28,12 @@ class ConvLSTMCell(nn.Module):
   """(state, inputs [B, h, w, Cin]) -> new state; `features` hidden channels, square kernels."""
   features: int
   kernel_size: int = 5
-  conv_impl: str = "auto"  # see patch_conv.use_matmul
+  conv_impl: str = "auto"  # see convs.use_matmul
 
   @nn.compact
   def __call__(self, state: LSTMState, inputs_BxHxWxC):
     stacked = jnp.concatenate([inputs_BxHxWxC, state.hidden], axis=-1)
-    gates = patch_conv.SameConv(4 * self.features, self.kernel_size, self.conv_impl,
+    gates = convs.SameConv(4 * self.features, self.kernel_size, self.conv_impl,
                                 name="gates")(stacked)  # [B, h, w, 4C]
     input_gate, forget_gate, output_gate, candidate = jnp.split(gates, 4, axis=-1)
     cell = (jax.nn.sigmoid(forget_gate) * state.cell

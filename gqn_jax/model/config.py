@@ -1,0 +1,63 @@
+"""`GQNConfig`: the model's hyperparameters, and the only place their defaults are written.
+
+Training configs (`config.model`, gqn_jax.training.default_config) are made from these defaults,
+and every network of the model reads its sizes from this one frozen dataclass.
+"""
+
+import dataclasses
+
+from gqn_jax.model import convs
+from gqn_jax.model import representation
+
+
+@dataclasses.dataclass(frozen=True)
+class GQNConfig:
+  """Model hyperparameters; the defaults are the paper's model for 64x64 images.
+
+  z_channels defaults to 3 latent channels per 16x16 position (768 numbers per step), as in
+  iShohei220/torch-gqn; other ports use 64. 3 keeps the prior/posterior heads and the
+  generator's input small (the KL is over 768 dimensions per step), and is configurable.
+  """
+  image_size: int = 64
+  representation: str = "tower"  # 'tower' | 'pool' | 'pyramid' (Figure S1)
+  num_layers: int = 12  # L, generation steps
+  shared_cores: bool = False  # True: one core parameter set reused for all L steps
+  h_channels: int = 128  # ConvLSTM hidden channels (generator and inference)
+  z_channels: int = 3  # latent channels per position of the h x w grid
+  canvas_channels: int = 128  # channels of the full-resolution canvas u
+  r_channels: int = 256  # channels of the scene representation r
+  remat: bool = False  # rematerialise each core step in the backward pass (less memory)
+  scan: bool = True  # nn.scan over the cores; False: unrolled loop, same parameters
+  # How the cores' 5x5 convs run: 'xla' (lax.conv), 'matmul' (im2col + one matmul, same params)
+  # or 'auto' (matmul on CPU, where XLA's conv inside a scan is very slow; xla elsewhere).
+  conv_impl: str = "auto"
+
+  def __post_init__(self):
+    if self.representation not in representation.REPRESENTATIONS:
+      raise ValueError(f"GQNConfig.representation={self.representation!r}; expected one of "
+                       f"{representation.REPRESENTATIONS}")
+    multiple = 8 if self.representation == "pyramid" else 4
+    if self.image_size <= 0 or self.image_size % multiple:
+      raise ValueError(f"GQNConfig.image_size={self.image_size} must be a positive multiple of "
+                       f"{multiple} for representation {self.representation!r} (the generator "
+                       "works at a quarter of the image size)")
+    for name in ("num_layers", "h_channels", "z_channels", "canvas_channels", "r_channels"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"GQNConfig.{name}={getattr(self, name)} must be positive")
+    if self.r_channels % 8 and self.representation == "pyramid":
+      raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be a multiple of 8 for "
+                       "the pyramid network")
+    convs.use_matmul(self.conv_impl)  # raises on an unknown value
+    if self.r_channels % 2:
+      raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
+
+  @property
+  def grid_size(self):
+    """Side of the generator's latent grid: a quarter of the image (16 for 64x64)."""
+    return self.image_size // 4
+
+
+def defaults(exclude=("image_size",)):
+  """{field: default} of GQNConfig, without the fields in `exclude` (image_size: the data's)."""
+  return {field.name: field.default for field in dataclasses.fields(GQNConfig)
+          if field.name not in exclude}

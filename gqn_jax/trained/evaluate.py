@@ -1,0 +1,186 @@
+"""Test-set evaluation of a trained GQN as a function of the number of context views.
+
+  python -m gqn_jax.evaluate --workdir=DIR [--num_scenes=N] [--out=DIR]   (gqn_jax/evaluate.py)
+
+For every test scene a fixed random permutation of its views (seeded by --seed and the scene's
+index) picks the query view (the first) and the context views: the next M, for M = 0..K with
+K = config.data.max_context. Contexts are nested (M + 1 views contain the M views), so the curves
+show what each extra view adds. Per M it reports, averaged over scenes:
+
+  elbo_nats_per_image   the ELBO log p(x | v, context) >= -(nll + kl), in nats per image
+  bits_per_dim          -ELBO / (H * W * 3 * ln 2), the usual bits per dimension
+  kl_nats, nll_nats     the two terms of -ELBO
+  mse, psnr_db          of the predicted mean image (the average of --num_samples generator means
+                        eta^g(u_L), Algorithm S3) against the query view; PSNR is
+                        per image, then averaged over scenes (formulas: training/metrics.py)
+
+The Gaussian pixel likelihood is a density, so the ELBO can be positive and bits/dim negative; the
+numbers compare models evaluated with the same sigma (by default the annealed sigma at the
+checkpoint's step, reported in the JSON). Writes `evaluation.json` and `evaluation.png` into the
+workdir, or into --out.
+"""
+
+import json
+import math
+
+import jax
+import numpy as np
+
+from gqn_jax import paths
+from gqn_jax.data import reader
+from gqn_jax.trained import restore
+from gqn_jax.training import metrics as gqn_metrics
+
+METRICS = ("elbo_nats_per_image", "bits_per_dim", "kl_nats", "nll_nats", "mse", "psnr_db")
+
+
+def view_orders(scene_ids, views_per_scene, seed):
+  """[N, S] permutations of view indices; the row of scene n depends only on (seed, n)."""
+  return np.stack([
+      np.random.default_rng([seed, int(scene)]).permutation(views_per_scene)
+      for scene in scene_ids])
+
+
+def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, num_samples,
+                   sigma):
+  """Per-scene metrics [b] for one batch of contexts with M = frames.shape[1] views."""
+  elbo_key, render_key = jax.random.split(key)
+  r = trained.represent(frames, cameras)
+  terms = trained.elbo_from_representation(r, query_frames, query_cameras, elbo_key, sigma)
+  rendered = trained.render_from_representation(
+      r, query_cameras[:, None], render_key, num_samples)
+  mse = gqn_metrics.mse_per_image(rendered.images[:, 0], query_frames)
+  return {
+      "elbo_nats_per_image": terms.elbo,
+      "bits_per_dim": gqn_metrics.bits_per_dim(-terms.elbo, trained.image_size),
+      "kl_nats": terms.kl,
+      "nll_nats": terms.nll,
+      "mse": mse,
+      "psnr_db": gqn_metrics.psnr(mse),
+  }
+
+
+def _block_metrics(trained, frames, cameras, first_scene, batch_size, rng, max_context,
+                   num_samples, sigma, seed):
+  """{metric: [K + 1, b]} for a block of b <= batch_size scenes numbered from first_scene."""
+  num_scenes, views_per_scene = frames.shape[:2]
+  reader.check_context_fits(max_context, views_per_scene, trained.config.data.name)
+  order = view_orders(range(first_scene, first_scene + num_scenes), views_per_scene, seed)
+  rows = np.arange(num_scenes)[:, None]
+  frames, cameras = frames[rows, order], cameras[rows, order]
+  # Pad to batch_size by repeating the last scene, so every block has one shape (one compile).
+  padded = np.arange(batch_size).clip(max=num_scenes - 1)
+  frames, cameras = frames[padded], cameras[padded]
+  block = {name: [] for name in METRICS}
+  for num_context in range(max_context + 1):
+    key = jax.random.fold_in(jax.random.fold_in(rng, num_context), first_scene)
+    metrics = _batch_metrics(
+        trained, frames[:, 1:1 + num_context], cameras[:, 1:1 + num_context], frames[:, 0],
+        cameras[:, 0], key, num_samples, sigma)
+    for name in METRICS:
+      block[name].append(np.asarray(metrics[name])[:num_scenes])
+  return {name: np.stack(values) for name, values in block.items()}
+
+
+def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_samples=1,
+                    sigma=None, seed=0):
+  """Metrics per number of context views over an iterable of scenes, batch_size at a time.
+
+  Args:
+    trained: a `gqn_jax.trained.restore.TrainedGQN`.
+    scenes: iterable of (frames [S, H, W, 3] float in [0, 1], cameras [S, 5] raw poses), e.g.
+      `restore.iter_test_scenes(config)`; only one batch of scenes is held at a time.
+    rng: jax.random key; the same key gives the same numbers.
+    max_context: largest M (default config.data.max_context); must be below S.
+    batch_size: scenes per compiled call (the last batch is padded, padding is discarded).
+    num_samples: prior samples averaged into the predicted mean image.
+    sigma: pixel standard deviation for the ELBO (default: the checkpoint's annealed sigma).
+    seed: seeds the per-scene view permutations.
+
+  Returns:
+    {'num_context': [0..K], metric: [K + 1 means], metric + '_stderr': [...], 'step', 'sigma',
+    'num_scenes', 'num_samples'} for every metric in METRICS.
+  """
+  max_context = trained.config.data.max_context if max_context is None else max_context
+  sigma = trained.sigma if sigma is None else float(sigma)
+  blocks, pending, num_scenes = [], [], 0
+
+  def flush():
+    frames, cameras = (np.stack(parts).astype(np.float32) for parts in zip(*pending))
+    blocks.append(_block_metrics(trained, frames, cameras, num_scenes - len(pending),
+                                 batch_size, rng, max_context, num_samples, sigma, seed))
+    pending.clear()
+
+  for scene in scenes:
+    pending.append(scene)
+    num_scenes += 1
+    if len(pending) == batch_size:
+      flush()
+  if pending:
+    flush()
+  if num_scenes == 0:
+    raise ValueError("evaluation needs at least one scene")
+  per_context = {name: list(np.concatenate([b[name] for b in blocks], axis=1))
+                 for name in METRICS}
+  return summarize(per_context, max_context, num_scenes, sigma, trained.step, num_samples)
+
+
+def evaluate_scenes(trained, frames_NxSxHxWx3, cameras_NxSx5, rng, **kwargs):
+  """`evaluate_stream` over scenes held in memory: frames [N, S, H, W, 3], cameras [N, S, 5]."""
+  return evaluate_stream(trained, zip(frames_NxSxHxWx3, cameras_NxSx5), rng, **kwargs)
+
+
+def summarize(per_context, max_context, num_scenes, sigma, step, num_samples):
+  """Means and standard errors over scenes, as plain JSON-ready Python numbers."""
+  results = {
+      "step": int(step), "num_scenes": int(num_scenes), "sigma": float(sigma),
+      "num_samples": int(num_samples), "num_context": list(range(max_context + 1)),
+  }
+  for name, values in per_context.items():
+    if not all(np.all(np.isfinite(v)) for v in values):
+      raise FloatingPointError(
+          f"evaluation produced non-finite {name} values; has the checkpoint diverged?")
+    results[name] = [float(np.mean(v)) for v in values]
+    results[name + "_stderr"] = [float(np.std(v) / math.sqrt(len(v))) for v in values]
+  return results
+
+
+def plot(results, path):
+  """A 2x3 panel PNG of every metric against the number of context views, with standard errors."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  figure, axes = plt.subplots(2, 3, figsize=(11, 6), constrained_layout=True)
+  for axis, name in zip(axes.flat, METRICS):
+    axis.errorbar(results["num_context"], results[name], yerr=results[name + "_stderr"],
+                  marker="o", capsize=3)
+    axis.set_xlabel("context views")
+    axis.set_title(name)
+    axis.set_xticks(results["num_context"])
+    axis.grid(alpha=0.3)
+  figure.suptitle(
+      f"step {results['step']}, {results['num_scenes']} test scenes, sigma={results['sigma']:.3g}")
+  path = paths.resolve(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with path.open("wb") as file:
+    figure.savefig(file, format="png", dpi=100)
+  plt.close(figure)
+  return path
+
+
+def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_samples=1, seed=0,
+        data_root=None):
+  """Loads the checkpoint and the test split, evaluates, writes JSON + PNG; returns the results.
+
+  The files go to `out` (default: the workdir), a local folder or a bucket URL.
+  """
+  trained = restore.load(workdir, step)
+  scenes = restore.iter_test_scenes(trained.config, num_scenes, data_root)
+  results = evaluate_stream(
+      trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,
+      seed=seed)
+  out = paths.resolve(workdir if out is None else out)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / "evaluation.json").write_text(json.dumps(results, indent=2))
+  plot(results, out / "evaluation.png")
+  return results

@@ -1,0 +1,31 @@
+"""gqn_jax.training.metrics: the formulas that training, evaluation and restored models share."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gqn_jax.training import metrics
+
+
+def test_nats_per_image_and_bits_per_dim():
+  neg_elbo = jnp.array([1000.0, 2000.0])
+  assert float(metrics.nats_per_image(neg_elbo)) == pytest.approx(1500.0)
+  per_dim = 64 * 64 * 3 * np.log(2)
+  assert float(metrics.bits_per_dim(metrics.nats_per_image(neg_elbo), 64)) == pytest.approx(
+      1500.0 / per_dim)
+  # Elementwise: per-scene values, whose mean is the bits per dim of the mean.
+  np.testing.assert_allclose(metrics.bits_per_dim(neg_elbo, 64), [1000 / per_dim, 2000 / per_dim],
+                             rtol=1e-6)
+  assert metrics.bits_per_dim(3.0, 2) == pytest.approx(3.0 / (12 * np.log(2)))
+
+
+def test_mse_per_image_and_psnr():
+  target = np.zeros((3, 4, 4, 3), np.float32)
+  prediction = target.copy()
+  prediction[0] = 0.1  # MSE 0.01: 20 dB
+  prediction[1, 0, 0, 0] = 1.0  # one channel of one pixel fully wrong: MSE 1/48
+  mse = metrics.mse_per_image(prediction, target)
+  np.testing.assert_allclose(mse, [0.01, 1 / 48, 0.0], rtol=1e-5)
+  psnr = metrics.psnr(mse)
+  np.testing.assert_allclose(psnr[:2], [20.0, 10 * np.log10(48)], rtol=1e-5)
+  assert float(psnr[2]) == pytest.approx(100.0)  # a perfect prediction is capped, not infinite
