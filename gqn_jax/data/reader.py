@@ -25,6 +25,10 @@ class DataError(ValueError):
   """Data on disk that cannot be read as a GQN dataset (bad names, records or JPEGs)."""
 
 
+class NoShardFilesError(DataError):
+  """A split folder that holds no `<i>-of-<n>.tfrecord` file: the data is absent, not damaged."""
+
+
 def import_tf():
   """TensorFlow with GPUs and TPUs hidden from it (input work belongs on the host CPU)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -154,7 +158,7 @@ def list_shard_files(dataset, split, root):
                   if (parsed := records.parse_shard_filename(name.rstrip("/"))) is not None)
   if not shards:
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") if names else "nothing"
-    raise DataError(
+    raise NoShardFilesError(
         f"no files named like <i>-of-<n>.tfrecord (e.g. 0001-of-2160.tfrecord) in {directory}; "
         f"it holds {shown}. Keep DeepMind's file names; {fetch_hint(dataset, root)}")
   totals = sorted({total for total, _, _ in shards})

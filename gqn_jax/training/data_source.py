@@ -30,10 +30,14 @@ def check_source(source):
 
 
 def _find_deepmind(data_config, splits):
-  """The DatasetFiles under config.data.root, or None when one of `splits` has no files."""
+  """The DatasetFiles under config.data.root, or None when one of `splits` has no files.
+
+  Only absent data means None: damaged data there (a bad spec file, say) is an error to fix, not
+  a reason to train on something else.
+  """
   try:
     return reader.find_dataset(data_config.name, data_config.root, splits)
-  except (FileNotFoundError, reader.DataError):
+  except (FileNotFoundError, reader.NoShardFilesError):
     return None
 
 

@@ -10,7 +10,7 @@ import os
 
 import ml_collections
 
-from gqn_jax.model import config as model_config
+from gqn_jax.model import config as gqn_config
 
 
 def default_data_root():
@@ -30,7 +30,7 @@ def paper_config(dataset_name, image_size, max_context):
   config.seed = 0
 
   # Every field of GQNConfig but image_size (that is config.data.image_size), with its default.
-  config.model = ml_collections.ConfigDict(model_config.defaults())
+  config.model = ml_collections.ConfigDict(gqn_config.defaults())
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset_name
