@@ -4,10 +4,12 @@ A thin command line over gqn_jax.training.train.train_and_evaluate.
 
 Any config value can be overridden, e.g. `--config.train.batch_size=72`; a misspelt key is an
 error (the config is locked). Running the same command again with the same workdir resumes from
-its latest checkpoint.
+its latest checkpoint. SIGTERM or Ctrl-C checkpoints the step in flight and exits with 143 or 130
+(a second Ctrl-C quits at once); 0 means the run reached num_steps.
 """
 
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -42,7 +44,12 @@ def main(argv):
   config = _CONFIG.value
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
   logging.info("workdir: %s\nconfig:\n%s", workdir, config)
-  train.train_and_evaluate(config, workdir)
+  from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top
+  try:
+    train.train_and_evaluate(config, workdir)
+  except preemption.RunStopped as stopped:
+    logging.info("%s", stopped)
+    sys.exit(stopped.exit_code)  # 143 after SIGTERM, 130 after Ctrl-C: 0 means finished
 
 
 if __name__ == "__main__":

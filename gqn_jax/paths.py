@@ -6,6 +6,7 @@ Training on a TPU pod writes its workdir to GCS, so nothing that touches a workd
 """
 
 import os
+import uuid
 
 from etils import epath
 
@@ -21,16 +22,25 @@ def resolve(path):
   return epath.Path(path if is_url(path) else os.path.abspath(os.path.expanduser(path)))
 
 
-def append_text(path, text):
-  """Appends `text` to the file at `path`, creating it if needed.
+def check_writable_dir(path, what):
+  """Raises OSError naming `path` unless it is (or can become) a folder this process can write.
 
-  Object stores have no append: there the file is rewritten whole, which is fine for the small
-  JSON-lines files this is used for.
+  Creates nothing that stays locally: a missing folder is judged by its nearest existing parent,
+  and a probe file is written and removed. Called before any compile, so a typo costs seconds.
   """
   path = resolve(path)
-  if not is_url(path):
-    with open(path, "a", encoding="utf-8") as file:
-      file.write(text)
-    return
-  previous = path.read_text() if path.exists() else ""
-  path.write_text(previous + text)
+  existing = path
+  if is_url(path):
+    path.mkdir(parents=True, exist_ok=True)  # object stores: folders are only name prefixes
+  while not existing.exists() and existing.parent != existing:
+    existing = existing.parent
+  if not existing.is_dir():
+    raise OSError(f"cannot use {path} as {what}: {existing} exists and is not a folder. Pass "
+                  "another path, or move that file away.")
+  probe = existing / f".gqn_jax-write-test-{uuid.uuid4().hex}"
+  try:
+    probe.write_text("")
+    probe.unlink()
+  except OSError as error:
+    raise OSError(f"cannot use {path} as {what}: {existing} is not writable ({error}). Pass a "
+                  "folder you can write to.") from error

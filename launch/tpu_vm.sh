@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Train GQN on a Cloud TPU VM or pod slice, started from your laptop.
 #
-# Usage: launch/tpu_vm.sh [--spot] [--workdir=gs://...] [--replace] [--follow] [--dry-run]
-#                         [--] [ARGS for python -m gqn_jax.main ...]
+# Usage: launch/tpu_vm.sh [--spot] [--keep-alive] [--workdir=gs://...] [--replace] [--follow]
+#                         [--dry-run] [--] [ARGS for python -m gqn_jax.main ...]
 #
 # Creates the TPU (or reuses it when it is READY; a preempted spot TPU is deleted and created
 # again), copies this checkout to every worker, installs it into ~/gqn_venv (Python 3.11 via uv,
@@ -26,11 +26,18 @@
 #   WORKDIR            run directory; default gs://BUCKET/gqn_jax/runs/TPU_NAME-<UTC timestamp>
 #   DATA_ROOT          if set, adds --config.data.root=DATA_ROOT (e.g. gs://BUCKET/gqn-datasets)
 #   SPOT=1             same as --spot
+#   KEEP_ALIVE_POLL    seconds between --keep-alive checks; default 300
 #
 # Flags:
 #   --spot             create spot (preemptible) capacity. Training resumes from the newest
 #                      checkpoint in WORKDIR, so after a preemption re-run the same command with
 #                      the same --workdir (printed at the end) and it picks up where it stopped.
+#   --keep-alive       stay in the foreground after starting and keep the run going until it
+#                      reaches num_steps: every KEEP_ALIVE_POLL seconds look at the TPU and the
+#                      newest checkpoint in WORKDIR; a preempted TPU is created again and the same
+#                      command restarted on the same WORKDIR (training resumes from its newest
+#                      checkpoint; SIGTERM at preemption saves the step in flight). Stops with an
+#                      error when a restarted run makes no progress (a crash, not a preemption).
 #   --workdir=URL      run directory (overrides WORKDIR); pass the old one to resume
 #   --replace          stop a run still active on the workers instead of refusing to start
 #   --follow           stream worker 0's log after starting (same as launch/tpu_logs.sh)
@@ -48,12 +55,19 @@ source "$(dirname "$0")/common.sh"
 SPOT="${SPOT:-0}"
 REPLACE=0
 FOLLOW=0
+KEEP_ALIVE=0
+KEEP_ALIVE_POLL="${KEEP_ALIVE_POLL:-300}"
+RELAUNCH_ARGS=()  # this command's arguments but --keep-alive: what a relaunch runs
+for arg in "$@"; do
+  [[ "${arg}" == --keep-alive ]] || RELAUNCH_ARGS+=("${arg}")
+done
 MAIN_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --help|-h) print_help; exit 0 ;;
     --dry-run) DRY_RUN=1 ;;
     --spot) SPOT=1 ;;
+    --keep-alive) KEEP_ALIVE=1 ;;
     --replace) REPLACE=1 ;;
     --follow) FOLLOW=1 ;;
     --workdir=*) WORKDIR="${1#--workdir=}" ;;
@@ -195,4 +209,54 @@ if [[ "${FOLLOW}" == 1 ]]; then
     dry=(--dry-run)
   fi
   "$(dirname "$0")/tpu_logs.sh" ${dry[@]+"${dry[@]}"}
+fi
+
+# --- --keep-alive: watch until the newest checkpoint reaches num_steps, relaunching as needed.
+newest_step() {  # the newest checkpoint step in WORKDIR (0 when none)
+  { gcloud storage ls "${WORKDIR}/checkpoints/" 2>/dev/null || true; } \
+    | sed -n 's#.*/checkpoints/\([0-9][0-9]*\)/$#\1#p' | sort -n | tail -1 | grep . || echo 0
+}
+target_steps() {  # config.train.num_steps of the run, from WORKDIR/config.json
+  gcloud storage cat "${WORKDIR}/config.json" 2>/dev/null \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["train"]["num_steps"])' \
+    2>/dev/null || echo ""
+}
+if [[ "${KEEP_ALIVE}" == 1 ]]; then
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    echo "# (dry run: --keep-alive would now repeat these checks every ${KEEP_ALIVE_POLL} s)" >&2
+    run gcloud storage cat "${WORKDIR}/config.json"
+    run gcloud storage ls "${WORKDIR}/checkpoints/"
+    run "${TPU_VM[@]}" describe "${TPU_NAME}" "${GCLOUD_AT[@]}" --format='value(state)'
+    # shellcheck disable=SC2016  # expands on the worker
+    run "${TPU_VM[@]}" ssh "${TPU_NAME}" "${GCLOUD_AT[@]}" --worker=0 \
+      --command='kill -0 "$(cat ~/gqn_logs/train.pid)"'
+    exit 0
+  fi
+  last_restart_step=-1
+  while true; do
+    sleep "${KEEP_ALIVE_POLL}"
+    step=$(newest_step)
+    target=$(target_steps)
+    if [[ -n "${target}" && "${step}" -ge "${target}" ]]; then
+      echo "keep-alive: ${WORKDIR} reached step ${step} of ${target}; done" >&2
+      exit 0
+    fi
+    state=$("${TPU_VM[@]}" describe "${TPU_NAME}" "${GCLOUD_AT[@]}" --format='value(state)' \
+      2>/dev/null || true)
+    # shellcheck disable=SC2016  # expands on the worker
+    if [[ "${state}" == READY ]] && "${TPU_VM[@]}" ssh "${TPU_NAME}" "${GCLOUD_AT[@]}" \
+        --worker=0 --command='kill -0 "$(cat ~/gqn_logs/train.pid)"' >/dev/null 2>&1; then
+      continue  # training
+    fi
+    if [[ "${step}" == "${last_restart_step}" ]]; then
+      die "keep-alive: the run stopped again at step ${step} without progress since the last" \
+        "restart: not a preemption. See PROJECT=${PROJECT} ZONE=${ZONE} TPU_NAME=${TPU_NAME}" \
+        "launch/tpu_logs.sh"
+    fi
+    last_restart_step="${step}"
+    echo "keep-alive: TPU ${state:-absent}, run not active at step ${step}; relaunching" >&2
+    # The same command on the same WORKDIR: it recreates a preempted TPU and resumes the run.
+    "$0" ${RELAUNCH_ARGS[@]+"${RELAUNCH_ARGS[@]}"} --replace --workdir="${WORKDIR}" \
+      | sed 's/^/  /' >&2 || true
+  done
 fi

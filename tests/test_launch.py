@@ -30,10 +30,13 @@ SLURM_ENV = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "gpu[003-004,010]",
              "SLURM_JOB_NUM_NODES": "2"}
 
 # A stub for gcloud/gsutil: appends its argv (and stdin, for gsutil -I) to $STUB_LOG; answers
-# `tpu-vm describe` with $STUB_TPU_STATE and keeps what `tpu-vm scp` sends as $STUB_LOG.tgz.
+# `tpu-vm describe` with $STUB_TPU_STATE, `storage ls` with $STUB_LS and `storage cat` with
+# $STUB_CAT, and keeps what `tpu-vm scp` sends as $STUB_LOG.tgz.
 _RECORDING_STUB = """#!/usr/bin/env bash
 if [[ " $* " == *" tpu-vm describe "* && -n "${STUB_TPU_STATE:-}" ]]; then echo "$STUB_TPU_STATE"; fi
 if [[ " $* " == *" tpu-vm scp "* ]]; then cp "$5" "$STUB_LOG.tgz"; fi
+if [[ " $* " == *" storage ls "* && -n "${STUB_LS:-}" ]]; then printf '%b\n' "$STUB_LS"; fi
+if [[ " $* " == *" storage cat "* && -n "${STUB_CAT:-}" ]]; then echo "$STUB_CAT"; fi
 stdin=""
 if [[ " $* " == *" -I "* ]]; then stdin=$(cat); fi
 python3 -c 'import json, sys; print(json.dumps({"argv": sys.argv[2:], "stdin": sys.argv[1]}))' \
@@ -184,6 +187,46 @@ def test_tpu_vm_spot_capacity_and_explicit_workdir(sandbox, spot_args, spot_env)
   assert _option(create, "--version") == "v2-alpha-tpuv5-lite"
   assert "-m gqn_jax.main --workdir=gs://b/run1 --config=configs/mazes.py" in _option(
       start, "--command")
+
+
+def test_tpu_vm_keep_alive_dry_run_shows_its_checks(sandbox):
+  result = _run(sandbox, "tpu_vm.sh", "--dry-run", "--spot", "--keep-alive", "--workdir=gs://b/r1",
+                env=TPU_ENV)
+  commands = _commands(result.stdout)
+  checks = commands[-4:]
+  assert checks[0][:4] == ["gcloud", "storage", "cat", "gs://b/r1/config.json"]
+  assert checks[1][:4] == ["gcloud", "storage", "ls", "gs://b/r1/checkpoints/"]
+  assert checks[2][4:6] == ["describe", "fake-tpu"]
+  assert checks[3][4:6] == ["ssh", "fake-tpu"] and "train.pid" in _option(checks[3], "--command")
+  assert "--keep-alive would now repeat these checks every 300 s" in result.stderr
+
+
+def _keep_alive(sandbox, **env):
+  return _run(sandbox, "tpu_vm.sh", "--spot", "--keep-alive", "--workdir=gs://b/r1",
+              "--config=configs/rooms.py", check=False,
+              env={**TPU_ENV, "KEEP_ALIVE_POLL": "0", **env})
+
+
+def test_tpu_vm_keep_alive_relaunches_a_preempted_run_on_the_same_workdir(sandbox):
+  result = _keep_alive(sandbox, STUB_TPU_STATE="PREEMPTED",
+                       STUB_LS="gs://b/r1/checkpoints/5000/", STUB_CAT='{"train": {"num_steps": 9000}}')
+  # The stub TPU stays preempted and no checkpoint appears: one relaunch, then a clear stop.
+  assert result.returncode == 2
+  assert "relaunching" in result.stderr
+  assert "stopped again at step 5000 without progress" in result.stderr
+  verbs = [call["argv"][4] for call in _stub_calls(sandbox) if call["argv"][3:4] == ["tpu-vm"]]
+  assert verbs.count("create") == 2 and verbs.count("delete") == 2  # launch, then relaunch
+  starts = [call for call in _stub_calls(sandbox) if "gqn_jax.main" in " ".join(call["argv"])]
+  assert len(starts) == 2 and all("--workdir=gs://b/r1" in " ".join(c["argv"]) for c in starts)
+
+
+def test_tpu_vm_keep_alive_ends_when_the_run_has_reached_num_steps(sandbox):
+  result = _keep_alive(sandbox, STUB_TPU_STATE="READY",
+                       STUB_LS="gs://b/r1/checkpoints/8000/\\ngs://b/r1/checkpoints/9000/",
+                       STUB_CAT='{"train": {"num_steps": 9000}}')
+  assert result.returncode == 0, result.stderr
+  assert "reached step 9000 of 9000; done" in result.stderr
+  assert "relaunching" not in result.stderr
 
 
 def test_tpu_vm_follow_streams_worker_0_after_starting(sandbox):

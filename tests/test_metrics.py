@@ -1,9 +1,13 @@
-"""gqn_jax.training.metrics: the formulas that training, evaluation and restored models share."""
+"""gqn_jax.training.metrics: the formulas that training, evaluation and restored models share,
+and the JSON-lines file of a run."""
+
+import json
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gqn_jax import paths
 from gqn_jax.training import metrics
 
 
@@ -29,3 +33,40 @@ def test_mse_per_image_and_psnr():
   psnr = metrics.psnr(mse)
   np.testing.assert_allclose(psnr[:2], [20.0, 10 * np.log10(48)], rtol=1e-5)
   assert float(psnr[2]) == pytest.approx(100.0)  # a perfect prediction is capped, not infinite
+
+
+def read_steps(path):
+  return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+
+def test_resumed_jsonl_drops_the_steps_after_the_checkpoint(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  first = metrics.JsonLines(path)
+  for step in (1, 2, 3, 4):  # a run killed after step 4, whose last checkpoint is step 2
+    first.append({"step": step, "split": "train"})
+  resumed = metrics.JsonLines(path, resume_step=2)
+  assert read_steps(path) == [1, 2]
+  for step in (3, 4):
+    resumed.append({"step": step, "split": "train"})
+  assert read_steps(path) == [1, 2, 3, 4]
+
+
+def test_jsonl_on_an_object_store_is_written_once_per_flush(tmp_path, monkeypatch):
+  writes = []
+  original = type(paths.resolve(tmp_path)).write_text
+
+  def counting_write(self, text, *args, **kwargs):
+    writes.append(len(text))
+    return original(self, text, *args, **kwargs)
+
+  monkeypatch.setattr(paths, "is_url", lambda path: True)  # object stores have no append
+  monkeypatch.setattr(type(paths.resolve(tmp_path)), "write_text", counting_write)
+  path = tmp_path / "metrics.jsonl"
+  lines = metrics.JsonLines(path)
+  for step in range(1, 101):
+    lines.append({"step": step, "split": "train"})
+  assert not writes  # not one rewrite of the whole file per line
+  lines.flush()
+  lines.flush()  # nothing new: nothing written
+  assert len(writes) == 1
+  assert read_steps(path) == list(range(1, 101))

@@ -35,17 +35,23 @@ def test_checkpoint_locations_of_a_bucket_workdir_stay_in_the_bucket():
   assert prefix == "gs://bucket/run/checkpoints/5/data/process_0"
 
 
-def test_append_text_appends_locally_and_by_rewriting_on_object_stores(tmp_path, monkeypatch):
-  local = tmp_path / "metrics.jsonl"
-  paths.append_text(local, "a\n")
-  paths.append_text(local, "b\n")
-  assert local.read_text() == "a\nb\n"
-  # Object stores have no append mode: the URL branch rewrites the whole file.
-  monkeypatch.setattr(paths, "is_url", lambda path: True)
-  remote_like = tmp_path / "remote.jsonl"
-  paths.append_text(remote_like, "a\n")
-  paths.append_text(remote_like, "b\n")
-  assert remote_like.read_text() == "a\nb\n"
+def test_writable_dir_check_names_a_file_in_the_way_and_creates_nothing(tmp_path):
+  blocker = tmp_path / "run"
+  blocker.write_text("not a folder")
+  with pytest.raises(OSError, match=f"{blocker} exists and is not a folder"):
+    paths.check_writable_dir(blocker / "sub", what="the workdir")
+  paths.check_writable_dir(tmp_path / "new" / "run", what="the workdir")
+  assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_writable_dir_check_names_a_read_only_folder(tmp_path, monkeypatch):
+  def refuse(self, *args, **kwargs):
+    raise PermissionError(13, "Read-only file system", os.fspath(self))
+
+  # A chmod would not stop root (CI may run as root); a read-only mount refuses every write.
+  monkeypatch.setattr(type(paths.resolve(tmp_path)), "write_text", refuse)
+  with pytest.raises(OSError, match=f"{tmp_path} is not writable .*Read-only file system"):
+    paths.check_writable_dir(tmp_path / "run", what="the workdir")
 
 
 @contextlib.contextmanager
@@ -87,8 +93,8 @@ def test_training_hands_a_bucket_workdir_on_unchanged(tiny_config, tmp_path, cwd
   with buckets_in(tmp_path / "gcs") as local:
     monkeypatch.setattr(checkpointing, "create_manager", lambda workdir, max_to_keep: (
         given.append(str(workdir)) or create_manager(local(workdir), max_to_keep)))
-    monkeypatch.setattr(metrics, "MetricWriter", lambda workdir, enabled: (
-        given.append(str(workdir)) or metric_writer(local(workdir), enabled)))
+    monkeypatch.setattr(metrics, "MetricWriter", lambda workdir, enabled, resume_step: (
+        given.append(str(workdir)) or metric_writer(local(workdir), enabled, resume_step)))
     config = tiny_config(num_steps=1)
     config.train.eval_at_start = False
     train.train_and_evaluate(config, "gs://bucket/run")

@@ -199,9 +199,11 @@ def _write_bad_dataset(tmp_path):
   good = gqn_test_files.encode_jpegs(gqn_test_files.scene_pixels(1, 10, 64))
   cameras = gqn_test_files.scene_cameras(1, 10)
   other = gqn_test_files.encode_jpegs(gqn_test_files.scene_pixels(2, 15, 64))
-  not_jpeg, truncated_jpeg = list(good), list(good)
+  not_jpeg, truncated_jpeg, damaged_jpeg = list(good), list(good), list(good)
   not_jpeg[4] = b"\x00 not a jpeg"
   truncated_jpeg[7] = good[7][:len(good[7]) // 2]
+  # Start and end markers intact, quantisation tables overwritten: only decoding finds it.
+  damaged_jpeg[2] = good[2][:20] + bytes(40) + good[2][60:]
   directory = tmp_path / ROOMS / "train"
   directory.mkdir(parents=True)
   paths = [str(directory / records.shard_filename(i, 3)) for i in (1, 2, 3)]
@@ -215,6 +217,7 @@ def _write_bad_dataset(tmp_path):
       records.serialize_scene(other, gqn_test_files.scene_cameras(2, 15)),
       records.serialize_scene(not_jpeg, cameras),
       records.serialize_scene(truncated_jpeg, cameras),
+      records.serialize_scene(damaged_jpeg, cameras),
       records.serialize_scene(good, cameras),
   ])
   return paths
@@ -232,14 +235,16 @@ def test_truncated_file_error_names_the_file(tmp_path):
   paths = _write_bad_dataset(tmp_path)
   ds = _single_file_dataset(tmp_path, paths[1])
   with pytest.raises(tf.errors.InvalidArgumentError, match=(
-      f"{paths[1]} is truncated or corrupt: only its first 1 records .* are readable")):
+      f"{paths[1]} is truncated or corrupt: only its first 1 records .* are readable")) as error:
     _batches(ds, 10)
+  assert "JPEG" not in error.value.message  # nothing about the placeholder of the lost records
 
 
 @pytest.mark.parametrize("first_bad,message", [
     (1, "record 0 of {path} has 15 frames and 75 cameras values; this dataset needs 10 and 50"),
     (2, "view 4 of record 0 of {path} is not a complete JPEG"),
     (3, "view 7 of record 0 of {path} is not a complete JPEG"),
+    (4, "view 2 of record 0 of {path} is a damaged JPEG"),
 ])
 def test_bad_records_are_named(tmp_path, first_bad, message):
   paths = _write_bad_dataset(tmp_path)
@@ -255,12 +260,13 @@ def test_skip_bad_records_keeps_the_good_ones_and_reports_the_bad(tmp_path, capf
   paths = _write_bad_dataset(tmp_path)
   batches = _batches(_dataset(str(tmp_path), batch_size=1, shuffle=False, repeat=False,
                               skip_bad_records=True), 100)
-  # Good: 2 in file 1, the first of the truncated file 2, records 0 and 4 of file 3.
+  # Good: 2 in file 1, the first of the truncated file 2, records 0 and 5 of file 3.
   assert len(batches) == 5
   assert all(b["query_camera"][0, 0] == 1 for b in batches)
   stderr = capfd.readouterr().err
-  # Four problems, counted: the truncated file and three bad records.
-  assert "skipped (4 so far)" in stderr and "(5 so far)" not in stderr
+  # Five problems, counted: the truncated file and four bad records.
+  assert "skipped (5 so far)" in stderr and "(6 so far)" not in stderr
+  assert f"view 2 of record 4 of {paths[2]} is a damaged JPEG" in stderr
   assert f"{paths[1]} is truncated or corrupt: only its first 1 records" in stderr
   assert f"record 1 of {paths[2]} has 15 frames" in stderr
   assert f"view 4 of record 2 of {paths[2]} is not a complete JPEG" in stderr
@@ -275,7 +281,7 @@ def test_frames_from_another_dataset_are_named(tmp_path):
       '{"frame_size": 32, "sequence_size": 10}')
   path = tmp_path / "toy" / "train" / "1-of-1.tfrecord"
   with pytest.raises(tf.errors.InvalidArgumentError, match=(
-      f"a view of record 0 of {path} is 64x64 pixels; this dataset has 32x32 frames")):
+      f"view 0 of record 0 of {path} is 64x64 pixels; this dataset has 32x32 frames")):
     _batches(_dataset(str(tmp_path), name="toy", batch_size=1, max_context=9), 1)
 
 
@@ -295,7 +301,7 @@ def test_skipped_count_resumes_from_a_checkpoint(tmp_path, capfd):
 
   def scenes():
     return iter(pipeline.read_checked_scenes(
-        [path], sequence_size=10, skip_bad_records=True).with_options(options))
+        [path], sequence_size=10, frame_size=64, skip_bad_records=True).with_options(options))
 
   def counts(stderr):
     return [int(line.split("skipped (")[1].split(" ")[0])

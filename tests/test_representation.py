@@ -46,6 +46,9 @@ def model_and_params(request):
   params = jax.jit(lambda f, c: model.init(
       jax.random.key(0), f, c, np.ones((1, 2), bool), method=GQN.represent))(frames, cameras)
   represent = jax.jit(lambda f, c, m: model.apply(params, f, c, m, method=GQN.represent))
+  # Also reachable: the pure function of the parameters, for gradient tests.
+  represent.func = lambda p, f, c, m: model.apply(p, f, c, m, method=GQN.represent)
+  represent.params = params
   return represent
 
 
@@ -73,6 +76,22 @@ def test_r_ignores_masked_out_views_even_with_garbage(model_and_params):
   # Only the real views count: the same scene with the masked slots removed gives the same r.
   r_first = represent(frames[:1][:, [0, 2]], cameras[:1][:, [0, 2]], np.ones((1, 2), bool))
   np.testing.assert_allclose(r[:1], r_first, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_out_garbage_gives_the_same_finite_gradients(model_and_params):
+  represent, params = model_and_params.func, model_and_params.params
+  frames, cameras = _context(np.random.default_rng(4), 2, 3, 16)
+  mask = np.array([[True, False, True], [False, True, False]])
+  garbage_frames, garbage_cameras = frames.copy(), cameras.copy()
+  garbage_frames[~mask] = np.nan
+  garbage_cameras[~mask] = np.inf
+
+  def grads(f, c):
+    return jax.grad(lambda p: jnp.sum(jnp.sin(represent(p, f, c, mask))))(params)
+
+  clean, dirty = grads(frames, cameras), grads(garbage_frames, garbage_cameras)
+  assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(dirty))
+  jax.tree.map(np.testing.assert_array_equal, dirty, clean)
 
 
 def test_zero_context_gives_zero_r(model_and_params):

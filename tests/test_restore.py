@@ -182,6 +182,35 @@ def test_bad_inputs_give_clear_errors(trained, scenes):
     trained.represent(frames[:, :2], cameras[:, :3])
 
 
+def test_non_finite_inputs_are_refused_by_name(trained, scenes):
+  frames, cameras = scenes
+  key = jax.random.key(0)
+  nan_frames = frames.copy()
+  nan_frames[1, 2, 3, 4, 0] = np.nan
+  with pytest.raises(ValueError, match=r"frames holds 1 NaN .*index \(1, 2, 3, 4, 0\)"):
+    trained.render(nan_frames, cameras, cameras[:, :1], key)
+  inf_cameras = cameras.copy()
+  inf_cameras[0, 0, 1] = np.inf
+  with pytest.raises(ValueError, match=r"query_cameras holds 1 NaN or infinite"):
+    trained.render(frames, cameras, inf_cameras[:, :1], key)
+  with pytest.raises(ValueError, match=r"query_frames holds"):
+    trained.elbo(frames[:, 1:], cameras[:, 1:], nan_frames[:, 2], cameras[:, 0], key)
+  with pytest.raises(ValueError, match=r"cameras holds"):
+    trained.elbo(frames, inf_cameras, frames[:, 0], cameras[:, 0], key)
+  # A slot the mask switches off may hold anything: it is not part of the scene.
+  mask = np.ones(frames.shape[:2], bool)
+  mask[1, 2] = False
+  out = trained.render(nan_frames, cameras, cameras[:, :1], key, mask=mask)
+  assert bool(jnp.all(jnp.isfinite(out.images)))
+
+
+def test_loading_for_inference_is_quiet(workdir, caplog):
+  with caplog.at_level("WARNING"):
+    restore.load(workdir)
+    restore.available_steps(workdir)
+  assert not [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_load_test_scenes_matches_the_model_resolution(trained, scenes):
   frames, cameras = scenes
   size = trained.image_size

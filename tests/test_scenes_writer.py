@@ -181,6 +181,21 @@ def test_ensure_renders_once_atomically(tmp_path, monkeypatch):
   assert calls == ["train", "test"]
 
 
+def test_a_killed_render_leaves_nothing_behind_for_long(tmp_path):
+  """SIGKILL skips every cleanup; the next render removes what the dead process left."""
+  name, cache = "shepard_metzler_5_parts", tmp_path / "cache"
+  cache.mkdir()
+  key = writer.cache_key(name, 2, 1, 3, None, None)
+  gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True)
+  dead_pid, live_pid = int(gone.stdout), os.getppid()
+  (cache / f".partial-{key}-{dead_pid}-abc123" / name).mkdir(parents=True)
+  (cache / f".partial-{key}-{live_pid}-def456").mkdir()  # another process, still rendering
+  root = scenes.ensure_procedural_dataset(name, str(cache), 2, 1, seed=3)
+  assert sorted(os.listdir(cache)) == sorted([os.path.basename(root),
+                                              f".partial-{key}-{live_pid}-def456"])
+
+
 def test_sizes_too_small_for_gqn_are_refused(tmp_path):
   with pytest.raises(ValueError, match="sequence_size must be at least 2"):
     scenes.write_dataset("mazes", str(tmp_path), "train", 1, seed=0, sequence_size=1)

@@ -141,6 +141,47 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
   assert [row["step"] for row in read_metrics(workdir, "train")] == [1, 2]
 
 
+def test_no_checkpoint_holds_a_state_whose_loss_is_not_finite(
+    compilation_cache, tiny_config, tmp_path):
+  del compilation_cache
+  config = tiny_config(num_steps=6)
+  config.train.lr_initial = config.train.lr_final = 1e6  # finite updates, NaN loss after them
+  config.train.checkpoint_every = 1
+  config.train.eval_at_start = False
+  workdir = str(tmp_path)
+  with pytest.raises(train.NonFiniteLossError, match=(
+      "no checkpoint has been written yet|the latest checkpoint is step")) as error:
+    train.train_and_evaluate(config, workdir)
+  steps = restore.available_steps(workdir)
+  if not steps:
+    assert "no checkpoint has been written yet" in str(error.value)
+  for step in steps:  # every saved state gives a finite loss on a batch
+    trained = restore.load(workdir, step=step)
+    frames, cameras = restore.load_test_scenes(trained.config, num_scenes=2)
+    terms = trained.elbo(frames[:, 1:], cameras[:, 1:], frames[:, 0], cameras[:, 0],
+                         jax.random.key(0))
+    assert np.all(np.isfinite(terms.elbo)), step
+
+
+def test_resuming_with_another_model_size_names_the_config_keys(runs, tiny_config, tmp_path):
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(runs["straight"], workdir)
+  config = tiny_config(num_steps=6)
+  config.model.h_channels = 2 * config.model.h_channels
+  with pytest.raises(ValueError, match=(
+      r"another model size: model.h_channels=8 in the checkpoint but 16 now.*--config.model."
+      r"h_channels=.*new --workdir")):
+    train.train_and_evaluate(config, workdir)
+
+
+def test_an_unwritable_workdir_fails_before_any_work(tiny_config, tmp_path, monkeypatch):
+  in_the_way = tmp_path / "run"
+  in_the_way.write_text("a file where the workdir should be")
+  monkeypatch.setattr(train.data_source, "resolve", lambda *args: pytest.fail("data touched"))
+  with pytest.raises(OSError, match=f"cannot use {in_the_way}/sub as the training workdir"):
+    train.train_and_evaluate(tiny_config(), str(in_the_way / "sub"))
+
+
 def test_bad_config_fails_before_any_work(tiny_config, tmp_path):
   config = tiny_config()
   config.data.name = "rooms_ring"

@@ -104,7 +104,8 @@ class Gqn(tfds.core.DatasetBuilder):
     found = reader.find_dataset(self.builder_config.name, self.gqn_root, splits=(split,))
     seed = read_config.shuffle_seed if read_config and read_config.shuffle_seed else 0
     scenes = pipeline.read_checked_scenes(
-        found.files(split), sequence_size=found.views_per_scene, shuffle=shuffle_files,
+        found.files(split), sequence_size=found.views_per_scene, frame_size=found.frame_size,
+        shuffle=shuffle_files,
         cycle_length=16 if shuffle_files else 1, seed=seed)
     features = self.info.features
 

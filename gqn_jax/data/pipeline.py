@@ -4,8 +4,9 @@ Stages, in order, and why they are where they are:
   1. files: this host's share (`shard_files`), shuffled per epoch, repeated, then read
      `cycle_length` at a time (parallel, deterministic interleave). Each file's readable bytes are
      counted, so a truncated or corrupt file is reported by name when its readable part ends.
-  2. parse and check records in chunks (feature sizes, JPEG markers; no decoding yet), before the
-     shuffle buffer, so that a bad record is reported with its file and index.
+  2. parse and check records in chunks (feature sizes, JPEG markers and segment headers, frame
+     sizes; no decoding yet), before the shuffle buffer, so that a bad record is reported with its
+     file and index.
   3. shuffle scenes, batch them (still as JPEG bytes), and number the batches: every random choice
      is a stateless function of (seed, batch index), which makes the stream deterministic for a
      seed, checkpointable with `tf.train.Checkpoint(iterator=iter(ds))`, and gives every host the
@@ -27,6 +28,7 @@ from gqn_jax.data import records
 _JPEG_START = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
 _JPEG_TAIL_BYTES = 16  # the end marker must lie this close to the end (encoders may pad a little)
+_MAX_HEADER_SEGMENTS = 24  # JPEG segments read before the scan must start (encoders write ~6-12)
 _RECORD_FRAMING_BYTES = 16  # TFRecord: 8-byte length, 4-byte length CRC, data, 4-byte data CRC
 _CHUNK_VIEWS = 640  # records are checked in chunks of about this many views
 # Streams of the stateless random numbers; the context size stream ignores process_index.
@@ -70,8 +72,8 @@ def create_dataset(dataset_files, *, split, batch_size, max_context, image_size,
     process_index, process_count: this host's share of the files (`shard_files`).
     skip_bad_records: skip bad records and the unreadable tails of damaged files instead of
       raising; each is printed to stderr as "gqn_jax: bad GQN data: skipped (N so far): <what
-      and where>". A JPEG that passes the marker checks but still fails to decode (or has the
-      wrong size) costs its whole batch, logged by tf.data as "Ignoring error".
+      and where>". A JPEG of the wrong size (found only when its batch is made) costs its
+      whole batch, logged by tf.data as "Ignoring error".
     shuffle_buffer_size: scenes in the shuffle buffer (it is saved in iterator checkpoints).
     cycle_length: files read concurrently.
     prefetch_batches: finished batches kept ready (also saved in iterator checkpoints).
@@ -86,7 +88,7 @@ def create_dataset(dataset_files, *, split, batch_size, max_context, image_size,
   _check_sizes(dataset_files.name, batch_size, max_context, image_size, sequence_size)
   files = shard_files(dataset_files.files(split), process_index, process_count)
   scenes = read_checked_scenes(
-      files, sequence_size=sequence_size, skip_bad_records=skip_bad_records, shuffle=shuffle,
+      files, sequence_size=sequence_size, frame_size=frame_size, skip_bad_records=skip_bad_records, shuffle=shuffle,
       repeat=repeat, cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
   if shuffle:
     scenes = scenes.shuffle(shuffle_buffer_size, seed=_int_seed(seed, process_index, 1),
@@ -126,8 +128,9 @@ def _stream_key(seed, process_index, stream):
   return [seed, stream * 1_000_003 + process_index]
 
 
-def read_checked_scenes(files, *, sequence_size, chunk_size=None, skip_bad_records=False,
-                        shuffle=False, repeat=False, cycle_length=16, seed=0):
+def read_checked_scenes(files, *, sequence_size, frame_size, chunk_size=None,
+                        skip_bad_records=False, shuffle=False, repeat=False, cycle_length=16,
+                        seed=0):
   """Checked, undecoded scenes: (path, index in file, jpegs [S], cameras [S, 5]) per record.
 
   Files are read `cycle_length` at a time, one record from each in turn (with cycle_length=1 and
@@ -144,8 +147,8 @@ def read_checked_scenes(files, *, sequence_size, chunk_size=None, skip_bad_recor
     file_list = file_list.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   if repeat:
     file_list = file_list.repeat()
-  read = functools.partial(_read_file, tf, sequence_size=sequence_size, chunk_size=chunk_size,
-                           skip_bad_records=skip_bad_records)
+  read = functools.partial(_read_file, tf, sequence_size=sequence_size, frame_size=frame_size,
+                           chunk_size=chunk_size, skip_bad_records=skip_bad_records)
   scenes = file_list.interleave(read, cycle_length=min(cycle_length, len(files)), block_length=1,
                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   if not skip_bad_records:
@@ -174,7 +177,7 @@ def read_checked_scenes(files, *, sequence_size, chunk_size=None, skip_bad_recor
   return scenes.ignore_errors(log_warning=True)
 
 
-def _read_file(tf, path, size, *, sequence_size, chunk_size, skip_bad_records):
+def _read_file(tf, path, size, *, sequence_size, frame_size, chunk_size, skip_bad_records):
   """One file's scenes with a problem string each ('' when fine), checked in chunks.
 
   TFRecordDataset's own error for a truncated or corrupt file does not say which file; so it is
@@ -202,7 +205,7 @@ def _read_file(tf, path, size, *, sequence_size, chunk_size, skip_bad_records):
 
   chunks = chunks.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), count)
   chunks = chunks.filter(lambda indices_N, records_N, problem: tf.size(records_N) > 0)
-  parse = functools.partial(_parse_chunk, tf, sequence_size, path,
+  parse = functools.partial(_parse_chunk, tf, sequence_size, frame_size, path,
                             skip_bad_records=skip_bad_records)
   return chunks.map(parse).unbatch()
 
@@ -244,9 +247,9 @@ def _raise_problem(tf, problem):
   return tf.cond(tf.equal(problem, ""), lambda: tf.constant(True), fail)
 
 
-def _parse_chunk(tf, sequence_size, path, indices_N, records_N, file_problem, *,
+def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file_problem, *,
                  skip_bad_records):
-  """Parses N scenes and checks feature sizes and JPEG markers (no decoding yet).
+  """Parses N scenes and checks feature sizes, JPEG markers and headers (no decoding yet).
 
   Returns per scene (path, index, jpegs [S], cameras [S, 5], problem); bad scenes get placeholder
   features. Unless skipping, any problem raises here.
@@ -267,8 +270,20 @@ def _parse_chunk(tf, sequence_size, path, indices_N, records_N, file_problem, *,
       parsed[records.CAMERAS_KEY].to_tensor(shape=[None, 5 * sequence_size]),
       [-1, sequence_size, 5])
   is_jpeg_NxS = tf.reshape(_looks_like_jpeg(tf, tf.reshape(jpegs_NxS, [-1])), [-1, sequence_size])
-  not_jpeg_N = tf.logical_and(tf.logical_not(wrong_size_N),
-                              tf.logical_not(tf.reduce_all(is_jpeg_NxS, axis=1)))
+  checked_N = tf.logical_and(tf.equal(file_problem, ""), tf.logical_not(wrong_size_N))
+  not_jpeg_N = tf.logical_and(checked_N, tf.logical_not(tf.reduce_all(is_jpeg_NxS, axis=1)))
+  headers_ok, heights, widths = _jpeg_headers(tf, tf.reshape(jpegs_NxS, [-1]))
+  headers_ok_NxS = tf.reshape(headers_ok, [-1, sequence_size])
+  is_jpeg_N = tf.logical_and(checked_N, tf.logical_not(not_jpeg_N))
+  bad_header_N = tf.logical_and(is_jpeg_N, tf.logical_not(tf.reduce_all(headers_ok_NxS, axis=1)))
+  right_size_NxS = tf.reshape(tf.logical_or(  # what could not be read is reported above
+      tf.logical_not(headers_ok),
+      tf.logical_and(tf.equal(heights, frame_size), tf.equal(widths, frame_size))),
+                              [-1, sequence_size])
+  wrong_frame_N = tf.logical_and(tf.logical_and(is_jpeg_N, tf.logical_not(bad_header_N)),
+                                 tf.logical_not(tf.reduce_all(right_size_NxS, axis=1)))
+  first_wrong_N = tf.argmin(tf.cast(right_size_NxS, tf.int32), axis=1, output_type=tf.int32)
+  wrong_at_N = tf.range(tf.shape(first_wrong_N)[0]) * sequence_size + first_wrong_N
   size_problem_N = _problem(
       tf, wrong_size_N, "record {} of {} has {} frames and {} cameras values; this dataset needs "
       f"{sequence_size} and {5 * sequence_size} ({sequence_size} views). Is it a file of another "
@@ -278,7 +293,17 @@ def _parse_chunk(tf, sequence_size, path, indices_N, records_N, file_problem, *,
       tf, not_jpeg_N, "view {} of record {} of {} is not a complete JPEG (no JPEG start or end "
       "marker). Re-download the file or pass skip_bad_records=True.",
       [tf.argmin(tf.cast(is_jpeg_NxS, tf.int32), axis=1), indices_N, path])
-  problem_N = tf.strings.join([file_problem, size_problem_N, jpeg_problem_N])
+  header_problem_N = _problem(
+      tf, bad_header_N, "view {} of record {} of {} is a damaged JPEG (its segment headers are "
+      "broken: the decoder would give up). Re-download the file or pass skip_bad_records=True.",
+      [tf.argmin(tf.cast(headers_ok_NxS, tf.int32), axis=1), indices_N, path])
+  frame_problem_N = _problem(
+      tf, wrong_frame_N, "view {} of record {} of {} is {}x{} pixels; this dataset has "
+      f"{frame_size}x{frame_size} frames. Is it a file of another dataset?",
+      [first_wrong_N, indices_N, path, tf.gather(heights, wrong_at_N),
+       tf.gather(widths, wrong_at_N)])
+  problem_N = tf.strings.join([file_problem, size_problem_N, jpeg_problem_N, header_problem_N,
+                               frame_problem_N])
   if not skip_bad_records:
     first = tf.argmax(tf.cast(tf.strings.length(problem_N) > 0, tf.int32))
     with tf.control_dependencies([_raise_problem(tf, problem_N[first])]):
@@ -297,6 +322,53 @@ def _looks_like_jpeg(tf, jpegs):
   ends = tf.reduce_any(tf.logical_and(tf.equal(tail_bytes[:, :-1], _JPEG_END[0]),
                                       tf.equal(tail_bytes[:, 1:], _JPEG_END[1])), axis=1)
   return tf.logical_and(starts, ends)
+
+
+def _jpeg_headers(tf, jpegs_N):
+  """([N] bool, [N] height, [N] width): whether the chain of JPEG segments from the start marker
+  to the scan is intact, and the size its frame header gives (0 where there is none).
+
+  Vectorised over N with a fixed number of steps, so checking every view of every record costs
+  little (decoding them all here cut the pipeline's throughput 13x). This finds what makes the
+  decoder give up (a damaged or missing table, a broken marker: "jpeg::Uncompress failed" with no
+  file named) and frames of another size. Damage inside the compressed pixel data is not found:
+  the decoder mostly draws it without complaint, and the format has no per-image checksum.
+  """
+  lengths = tf.strings.length(jpegs_N)
+  position = tf.fill(tf.shape(lengths), 2)  # just after the start-of-image marker
+  ok = lengths >= 4
+  reached_scan = tf.zeros_like(ok)
+  height = width = tf.zeros_like(lengths)
+
+  def read(offset, count):  # [N, count] bytes at `offset`, zeros where a JPEG is too short
+    inside = offset + count <= lengths
+    start = tf.where(inside, offset, 0)
+    data = tf.io.decode_raw(tf.strings.substr(jpegs_N, start, tf.fill(tf.shape(lengths), count)),
+                            tf.uint8, fixed_length=count)
+    return tf.cast(data, tf.int32) * tf.cast(inside[:, None], tf.int32), inside
+
+  def step(count, position, ok, reached_scan, height, width):
+    active = tf.logical_and(ok, tf.logical_not(reached_scan))
+    segment, inside = read(position, 4)  # FF, marker, 2-byte length (which counts itself)
+    marker, length = segment[:, 1], segment[:, 2] * 256 + segment[:, 3]
+    valid = inside & tf.equal(segment[:, 0], 0xFF) & (length >= 2) & (
+        position + 2 + length <= lengths)
+    ok = tf.logical_and(ok, tf.logical_or(tf.logical_not(active), valid))
+    is_frame = active & valid & (marker >= 0xC0) & (marker <= 0xC2)  # baseline/progressive SOF
+    frame, _ = read(position + 5, 4)  # height and width, big-endian
+    height = tf.where(is_frame, frame[:, 0] * 256 + frame[:, 1], height)
+    width = tf.where(is_frame, frame[:, 2] * 256 + frame[:, 3], width)
+    reached_scan = tf.logical_or(reached_scan, active & valid & tf.equal(marker, 0xDA))
+    position = tf.where(active & valid, position + 2 + length, position)
+    return count + 1, position, ok, reached_scan, height, width
+
+  def more(count, position, ok, reached_scan, height, width):
+    del position, height, width
+    return (count < _MAX_HEADER_SEGMENTS) & tf.reduce_any(ok & tf.logical_not(reached_scan))
+
+  _, _, ok, reached_scan, height, width = tf.while_loop(
+      more, step, (tf.constant(0), position, ok, reached_scan, height, width))
+  return ok & reached_scan & (height > 0), height, width
 
 
 def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size, image_size,

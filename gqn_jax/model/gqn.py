@@ -91,11 +91,17 @@ class GQN(nn.Module):
     batch_size, num_slots = context_frames.shape[:2]
     _check_shape("context_cameras", context_cameras, (batch_size, num_slots, 5))
     _check_shape("context_mask", context_mask, (batch_size, num_slots))
+    # Padded slots may hold anything (NaN included). Zeroing them before the tower, not only in
+    # the sum, keeps them out of the backward pass too: a NaN that enters the tower would reach
+    # the parameter gradients through 0 * NaN even though the forward sum ignores it.
+    keep = context_mask.astype(bool)
+    context_frames = jnp.where(keep[:, :, None, None, None], context_frames, 0.0)
+    context_cameras = jnp.where(keep[:, :, None], context_cameras, 0.0)
     viewpoints = encode_viewpoint(context_cameras).reshape(batch_size * num_slots, -1)
     codes = self.representation_net(
         context_frames.reshape(batch_size * num_slots, size, size, 3), viewpoints)
     codes = codes.reshape(batch_size, num_slots, *codes.shape[1:])  # [B, K, h, w, R]
-    return representation.aggregate(codes, context_mask.astype(bool))
+    return representation.aggregate(codes, keep)
 
   def elbo_from_representation(self, r, query_frame, query_camera, sigma):
     """Algorithm S2 for given r: ELBO terms of query_frame [B, S, S, 3] seen from query_camera."""

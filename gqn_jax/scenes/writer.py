@@ -225,6 +225,32 @@ def cache_key(name, num_train, num_test, seed, sequence_size=None, frame_size=No
   return key
 
 
+def _partial_prefix(root):
+  return f".partial-{os.path.basename(root)}-"
+
+
+def _remove_abandoned_partials(root):
+  """Deletes the unfinished renders of `root` whose process is gone (killed by SIGKILL or
+  SIGTERM, which skip the cleanup below); a live process's render is left alone."""
+  prefix = _partial_prefix(root)
+  for name in os.listdir(os.path.dirname(root)):
+    owner = name[len(prefix):].split("-")[0]
+    if not name.startswith(prefix) or not owner.isdigit() or _process_alive(int(owner)):
+      continue
+    logging.info("removing %s, an unfinished render of a process that is gone", name)
+    shutil.rmtree(os.path.join(os.path.dirname(root), name), ignore_errors=True)
+
+
+def _process_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # someone else's process
+  return True
+
+
 def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequence_size=None,
                               frame_size=None):
   """Render both splits of a procedural dataset once into `cache_dir`; return the root to read.
@@ -239,7 +265,8 @@ def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequ
   if os.path.exists(reader.spec_path(name, root)):
     return root
   os.makedirs(os.path.dirname(root), exist_ok=True)
-  partial = tempfile.mkdtemp(prefix=f".partial-{os.path.basename(root)}-",
+  _remove_abandoned_partials(root)
+  partial = tempfile.mkdtemp(prefix=_partial_prefix(root) + f"{os.getpid()}-",
                              dir=os.path.dirname(root))
   try:
     logging.info("rendering procedural %s (%d train + %d test scenes) into %s", name, num_train,

@@ -54,7 +54,7 @@ def available_steps(workdir):
   directory = checkpoint_dir(workdir)
   if not directory.is_dir():
     return []
-  with ocp.CheckpointManager(directory) as manager:
+  with checkpointing.reading_manager(directory) as manager:
     return sorted(manager.all_steps())
 
 
@@ -107,35 +107,9 @@ def _restore_config(manager, directory, step):
   return config
 
 
-def _shapes_by_path(tree):
-  leaves = jax.tree.leaves_with_path(tree, is_leaf=lambda leaf: hasattr(leaf, "shape"))
-  return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
-
-
-def _check_params_fit(manager, directory, step, config, target):
-  """Compares the saved parameter shapes with the model's before restoring anything.
-
-  Orbax would fail too, but deep inside TensorStore and leaving unfinished reads behind.
-  """
-  saved = _shapes_by_path(manager.item_metadata(step)[checkpointing.PARAMS])
-  expected = _shapes_by_path(target)
-  problems = [f"{path}: saved {saved.get(path, 'nothing')}, model needs {shape}"
-              for path, shape in expected.items() if saved.get(path) != shape]
-  problems += [f"{path}: saved {shape}, not in the model" for path, shape in saved.items()
-               if path not in expected]
-  if problems:
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5
-                                       else "")
-    raise ValueError(
-        f"the `params` item of step {step} in {directory} does not match the model its own "
-        f"config describes (config.model = {config.model.to_dict()}, image_size = "
-        f"{config.data.image_size}): {shown}. Was the checkpoint written by another version of "
-        "gqn_jax, or its config edited?")
-
-
 def _restore_params(manager, directory, step, config):
   target = abstract_params(config)
-  _check_params_fit(manager, directory, step, config, target)
+  checkpointing.check_params_fit(manager, step, target, config)
   try:
     restored = manager.restore(
         step, args=ocp.args.Composite(**{checkpointing.PARAMS: ocp.args.StandardRestore(target)}))
@@ -157,10 +131,7 @@ def load(workdir, step=None):
         f"no checkpoint directory at {directory}: expected `<workdir>/"
         f"{checkpointing.CHECKPOINT_DIR}` written by training "
         "(gqn_jax.training.train.train_and_evaluate). Check --workdir.")
-  # Handlers for the two items read here; the others (opt_state, data) are never opened.
-  handlers = {checkpointing.PARAMS: ocp.StandardCheckpointHandler(),
-              checkpointing.CONFIG: ocp.JsonCheckpointHandler()}
-  with ocp.CheckpointManager(directory, item_handlers=handlers) as manager:
+  with checkpointing.reading_manager(directory) as manager:
     step = _resolve_step(manager, directory, step)
     config = _restore_config(manager, directory, step)
     params = _restore_params(manager, directory, step, config)
@@ -177,6 +148,19 @@ def _as_float_array(name, value, ndim, last_dims):
         f"{name} must have {ndim} dimensions ending in {tuple(last_dims)}; got shape "
         f"{tuple(array.shape)}")
   return array.astype(jnp.float32)
+
+
+def _check_finite(name, array, keep=None):
+  """ValueError naming the first non-finite element of `array` (only where `keep` [B, M] holds,
+  for context slots the mask switches off): a NaN in gives NaN images out, without a word."""
+  bad = ~np.isfinite(np.asarray(array))
+  if keep is not None:
+    bad &= np.asarray(keep).reshape(keep.shape + (1,) * (bad.ndim - keep.ndim))
+  if bad.any():
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"{name} holds {int(bad.sum())} NaN or infinite values (the first at index {index}, value "
+        f"{np.asarray(array)[index]}); give finite pixels in [0, 1] and finite poses")
 
 
 class TrainedGQN:
@@ -228,6 +212,8 @@ class TrainedGQN:
     mask = jnp.asarray(mask, bool)
     if mask.shape != (batch, num_views):
       raise ValueError(f"mask must have shape {(batch, num_views)}; got {tuple(mask.shape)}")
+    _check_finite("frames", frames, keep=mask)
+    _check_finite("cameras", cameras, keep=mask)
     if num_views == 0:
       # The contract's way to say "no context": a slot the mask switches off.
       frames = jnp.zeros((batch, 1, size, size, 3), jnp.float32)
@@ -244,6 +230,7 @@ class TrainedGQN:
     """Prior samples for query poses [B, Q, 5] given representations r [B, ...] -> RenderOutput."""
     query_cameras = _as_float_array(
         "query_cameras", query_cameras, 3, (viewpoint.RAW_POSE_SIZE,))
+    _check_finite("query_cameras", query_cameras)
     batch, num_queries = query_cameras.shape[:2]
     if r.shape[0] != batch:
       raise ValueError(
@@ -275,6 +262,8 @@ class TrainedGQN:
     query_frames = _as_float_array("query_frames", query_frames, 4, (size, size, 3))
     query_cameras = _as_float_array(
         "query_cameras", query_cameras, 2, (viewpoint.RAW_POSE_SIZE,))
+    _check_finite("query_frames", query_frames)
+    _check_finite("query_cameras", query_cameras)
     sigma = self.sigma if sigma is None else float(sigma)
     return self._elbo(self.params, r, query_frames, query_cameras, jnp.float32(sigma), rng)
 

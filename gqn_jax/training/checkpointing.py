@@ -74,8 +74,20 @@ def create_manager(workdir, max_to_keep):
   options = ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True)
   return ocp.CheckpointManager(
-      paths.resolve(workdir) / CHECKPOINT_DIR,
-      item_names=(PARAMS, OPT_STATE, CONFIG, DATA), options=options)
+      paths.resolve(workdir) / CHECKPOINT_DIR, item_handlers=_item_handlers(), options=options)
+
+
+def reading_manager(directory):
+  """A manager that only reads `<workdir>/checkpoints` (evaluation, rendering)."""
+  options = ocp.CheckpointManagerOptions(create=False)
+  return ocp.CheckpointManager(directory, item_handlers=_item_handlers(), options=options)
+
+
+def _item_handlers():
+  """Every item's handler, given up front: Orbax can then read any item's metadata, and does not
+  warn about the items a caller leaves unread (opt_state and data, for inference)."""
+  return {PARAMS: ocp.StandardCheckpointHandler(), OPT_STATE: ocp.StandardCheckpointHandler(),
+          CONFIG: ocp.JsonCheckpointHandler(), DATA: TfIteratorHandler()}
 
 
 def save(manager, step, params, opt_state, config, train_iterator):
@@ -99,3 +111,58 @@ def restore(manager, step, abstract_params, abstract_opt_state, train_iterator):
       DATA: TfIteratorRestore(train_iterator),
   }))
   return restored[PARAMS], restored[OPT_STATE]
+
+
+def _shapes_by_path(tree):
+  leaves = jax.tree.leaves_with_path(tree, is_leaf=lambda leaf: hasattr(leaf, "shape"))
+  return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def _flat(tree, prefix=""):
+  """{'model.h_channels': 64, ...} of a nested config dict."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flat(value, f"{prefix}{key}."))
+    else:
+      flat[prefix + key] = value
+  return flat
+
+
+def read_config(manager, step):
+  """The config dict saved with `step` (the `config` item)."""
+  return manager.restore(step, args=ocp.args.Composite(**{CONFIG: ocp.args.JsonRestore()}))[CONFIG]
+
+
+def check_params_fit(manager, step, target_params, config):
+  """Raises ValueError, naming the config keys that differ, unless the parameters saved at `step`
+  have the shapes of `target_params` (the model `config` builds). Nothing is restored.
+
+  Orbax would fail too, but deep inside TensorStore, naming only an array shape and suggesting
+  to truncate it.
+  """
+  saved = _shapes_by_path(manager.item_metadata(step)[PARAMS])
+  expected = _shapes_by_path(target_params)
+  problems = [f"{path}: saved {saved.get(path, 'nothing')}, model needs {shape}"
+              for path, shape in expected.items() if saved.get(path) != shape]
+  problems += [f"{path}: saved {shape}, not in the model" for path, shape in saved.items()
+               if path not in expected]
+  if not problems:
+    return
+  shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3
+                                     else "")
+  saved_config = _flat(read_config(manager, step))
+  wanted = _flat(config.to_dict())
+  differing = [f"{key}={saved_config.get(key)!r} in the checkpoint but {wanted[key]!r} now"
+               for key in sorted(wanted) if key.startswith(("model.", "data.image_size"))
+               and saved_config.get(key) != wanted[key]]
+  if differing:
+    raise ValueError(
+        f"the checkpoint of step {step} in {manager.directory} is of another model size: "
+        f"{'; '.join(differing)}. Resume with the checkpoint's values (e.g. "
+        f"--config.{differing[0].split('=')[0]}=...), or give the new model a new --workdir. "
+        f"Parameter shapes that differ: {shown}.")
+  raise ValueError(
+      f"the `params` item of step {step} in {manager.directory} does not match the model its own "
+      f"config describes: {shown}. Was the checkpoint written by another version of gqn_jax, or "
+      "its config edited?")

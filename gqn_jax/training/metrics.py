@@ -46,10 +46,48 @@ def psnr(mse):
   return -10.0 * jnp.log10(jnp.maximum(mse, _MIN_MSE))
 
 
+class JsonLines:
+  """`<workdir>/metrics.jsonl`: one JSON record per line, each with its 'step'.
+
+  A resumed run re-runs the steps after its checkpoint, so opening it with `resume_step` drops
+  the records of later steps (written before the stop) instead of repeating them. Locally each
+  line is appended at once. Object stores (gs://) have no append and rewriting the object per line
+  would cost quadratic time over a run, so there the lines wait for `flush` (at checkpoints and
+  evaluations), which writes the whole file once.
+  """
+
+  def __init__(self, path, resume_step=0):
+    self._path = paths.resolve(path)
+    self._is_url = paths.is_url(self._path)
+    self._pending = []
+    text = self._path.read_text() if self._path.exists() else ""
+    kept = [line for line in text.splitlines(keepends=True)
+            if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+    self._text = "".join(kept)  # what the file holds (kept in memory for object stores only)
+    if len(kept) != len(text.splitlines()):
+      self._path.write_text(self._text)
+    if not self._is_url:
+      self._text = None
+
+  def append(self, record):
+    line = json.dumps(record) + "\n"
+    if self._is_url:
+      self._pending.append(line)
+      return
+    with open(self._path, "a", encoding="utf-8") as file:
+      file.write(line)
+
+  def flush(self):
+    if self._pending:
+      self._text += "".join(self._pending)
+      self._pending = []
+      self._path.write_text(self._text)
+
+
 class MetricWriter:
   """Writes scalars and images of one run; a no-op unless `enabled`."""
 
-  def __init__(self, workdir, enabled=True):
+  def __init__(self, workdir, enabled=True, resume_step=0):
     self._enabled = enabled
     self._summary = None
     if not enabled:
@@ -58,7 +96,7 @@ class MetricWriter:
     workdir = paths.resolve(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     self._tf = tf
-    self._jsonl_path = workdir / "metrics.jsonl"
+    self._jsonl = JsonLines(workdir / "metrics.jsonl", resume_step)
     self._summary = tf.summary.create_file_writer(str(workdir / "tensorboard"))
 
   def write_scalars(self, step, split, scalars):
@@ -67,7 +105,7 @@ class MetricWriter:
       return
     record = {"step": int(step), "split": split}
     record.update({key: _json_number(value) for key, value in scalars.items()})
-    paths.append_text(self._jsonl_path, json.dumps(record) + "\n")
+    self._jsonl.append(record)
     with self._summary.as_default(step=int(step)):
       for key, value in scalars.items():
         self._tf.summary.scalar(f"{split}/{key}", float(value))
@@ -83,10 +121,12 @@ class MetricWriter:
 
   def flush(self):
     if self._enabled:
+      self._jsonl.flush()
       self._summary.flush()
 
   def close(self):
     if self._enabled:
+      self._jsonl.flush()
       self._summary.close()
       self._enabled = False
 

@@ -1,10 +1,12 @@
 """Algorithm S1: training a GQN, data-parallel over every device of every host.
 
-`train_and_evaluate(config, workdir)` is the whole run: check the config, find the data once
-(data_source.resolve), build the model from `config.model` (configs.build_model), restore the latest
-checkpoint of `workdir` if there is one, then loop: one jitted update per step, metrics read back
-one step late, evaluation on the test split every `eval_every` steps, an Orbax checkpoint every
-`checkpoint_every`.
+`train_and_evaluate(config, workdir)` is the whole run: check the config and that the workdir is
+writable, find the data once (data_source.resolve), build the model from `config.model`
+(configs.build_model), restore the latest checkpoint of `workdir` if there is one (its model size
+checked first), then loop: one jitted update per step, metrics read back one step late,
+evaluation on the test split every `eval_every` steps, an Orbax checkpoint every
+`checkpoint_every` (only of a state whose own loss is finite), and after SIGTERM or Ctrl-C a
+checkpoint of the step just finished (preemption.py).
 
 Parallelism: a 1-d Mesh over all devices with axis 'data'. The batch is sharded along 'data', the
 parameters and optimizer state are replicated, and the update is a plain `jax.jit` of the global
@@ -35,6 +37,7 @@ from gqn_jax.training import configs
 from gqn_jax.training import data_source
 from gqn_jax.training import distributed
 from gqn_jax.training import metrics as gqn_metrics
+from gqn_jax.training import preemption
 from gqn_jax.training import schedules
 
 DATA_AXIS = "data"
@@ -106,13 +109,8 @@ def make_train_step(config, model, optimizer, parallelism):
 
   def train_step(params, opt_state, batch, step, key):
     sigma = sigma_fn(step)
-    sample_key = jax.random.fold_in(key, step)
-
-    def loss_fn(params):
-      terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
-      neg_elbo_B = -terms.elbo  # [B]
-      return gqn_metrics.nats_per_image(neg_elbo_B), terms
-
+    loss_fn = functools.partial(_loss_and_terms, model, batch=batch, sigma=sigma,
+                                sample_key=jax.random.fold_in(key, step))
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
@@ -131,6 +129,39 @@ def make_train_step(config, model, optimizer, parallelism):
 
   return jax.jit(train_step, donate_argnames=("params", "opt_state"),
                  out_shardings=parallelism.replicated)
+
+
+def _loss_and_terms(model, params, *, batch, sigma, sample_key):
+  """The training loss (-ELBO in nats per image) at `params`, and the ELBO terms."""
+  terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
+  neg_elbo_B = -terms.elbo  # [B]
+  return gqn_metrics.nats_per_image(neg_elbo_B), terms
+
+
+def make_state_check(config, model, parallelism):
+  """The jitted check (params, opt_state, batch, step, key) -> (finite, loss) of the state that
+  update `step` produced.
+
+  The update's own check covers the loss before it; a huge but finite update can still give
+  parameters whose next loss is NaN. So before a state is saved, its loss on the batch that
+  produced it (with that update's sigma and key, so that only the parameters are judged), its
+  parameters and Adam's moments must all be finite (every element: a norm could overflow on large finite values). One forward
+  pass, paid once per checkpoint.
+  """
+  sigma_fn = schedules.sigma_schedule(config.train)
+
+  def check(params, opt_state, batch, step, key):
+    loss, _ = _loss_and_terms(model, params, batch=batch, sigma=sigma_fn(step),
+                              sample_key=jax.random.fold_in(key, step))
+    return jnp.isfinite(loss) & _all_finite(params) & _all_finite(opt_state), loss
+
+  return jax.jit(check, out_shardings=parallelism.replicated)
+
+
+def _all_finite(tree):
+  leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
+            if jnp.issubdtype(leaf.dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
 def make_eval_step(config, model, parallelism):
@@ -222,11 +253,12 @@ def _make_datasets(config, dataset_files, host_batch_size):
 class _StepReader:
   """Reads a step's metrics back one step late, checks them and logs every log_every steps."""
 
-  def __init__(self, config, writer, start_step):
+  def __init__(self, config, writer, start_step, describe_latest_checkpoint):
     self._config = config
     self._writer = writer
     self._pending = None  # (step, device metrics) of the newest dispatched update
     self._last_log = (start_step, time.perf_counter())
+    self._describe_latest_checkpoint = describe_latest_checkpoint
 
   def push(self, step, metrics):
     """Hands over update `step`'s metrics, and reads the previous update's (which has finished or
@@ -250,8 +282,7 @@ class _StepReader:
           f"training step {step}: loss={float(values['loss'])}, "
           f"grad_norm={float(values['grad_norm'])} is not finite (sigma={float(values['sigma'])},"
           f" learning_rate={float(values['learning_rate'])}). Stopped before saving this state; "
-          "the latest checkpoint is from an earlier step. Try a lower learning rate or check the "
-          "data.")
+          f"{self._describe_latest_checkpoint()}. Try a lower learning rate or check the data.")
     train = self._config.train
     if step % train.log_every and step != train.num_steps and not always_log:
       return
@@ -265,7 +296,14 @@ class _StepReader:
     self._writer.write_scalars(step, "train", scalars)
     if distributed.is_main_process():
       gqn_metrics.log_train(step, train.num_steps, scalars,
-                               (train.num_steps - step) / max(steps_per_sec, 1e-9))
+                            (train.num_steps - step) / max(steps_per_sec, 1e-9))
+
+
+def _describe_latest_checkpoint(manager):
+  step = manager.latest_step()
+  if step is None:
+    return "no checkpoint has been written yet, so running again starts from step 0"
+  return f"the latest checkpoint is step {step}, which running again resumes from"
 
 
 def _write_config_json(config, workdir):
@@ -273,9 +311,19 @@ def _write_config_json(config, workdir):
 
 
 def train_and_evaluate(config, workdir):
-  """Trains (or resumes training) per `config` in `workdir`; returns the final test metrics."""
+  """Trains (or resumes training) per `config` in `workdir`; returns the final test metrics.
+
+  Raises preemption.RunStopped after SIGTERM or SIGINT, once the step in flight is checkpointed.
+  """
   parallelism = make_parallelism()
   config_checks.check_config(config, device_count=jax.device_count())
+  workdir = paths.resolve(workdir)
+  paths.check_writable_dir(workdir, what="the training workdir (--workdir)")
+  with preemption.StopSignals() as stop_signals:
+    return _set_up_and_train(config, workdir, parallelism, stop_signals)
+
+
+def _set_up_and_train(config, workdir, parallelism, stop_signals):
   host_batch_size = distributed.host_batch_size(config.train.batch_size)
   dataset_files = data_source.resolve(config.data)
   train_dataset, eval_dataset = _make_datasets(config, dataset_files, host_batch_size)
@@ -288,68 +336,115 @@ def train_and_evaluate(config, workdir):
   params, opt_state = init_train_state(config, model, optimizer, parallelism)
   train_iterator = iter(train_dataset)
 
-  workdir = paths.resolve(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
-  writer = gqn_metrics.MetricWriter(workdir, enabled=distributed.is_main_process())
+  writer = None
   try:
     start_step = manager.latest_step() or 0
     if start_step:
+      checkpointing.check_params_fit(manager, start_step, params, config)
       params, opt_state = checkpointing.restore(
           manager, start_step, _abstract(params), _abstract(opt_state), train_iterator)
       logging.info("resumed from the checkpoint of step %d in %s", start_step, workdir)
+    writer = gqn_metrics.MetricWriter(workdir, enabled=distributed.is_main_process(),
+                                      resume_step=start_step)
     if distributed.is_main_process():
       _write_config_json(config, workdir)
-    return _train_loop(config, model, optimizer, parallelism, params, opt_state, train_iterator,
-                       eval_dataset, manager, writer, start_step)
+    loop = _TrainLoop(config, model, optimizer, parallelism, manager, writer, train_iterator,
+                      eval_dataset, stop_signals)
+    return loop.run(params, opt_state, start_step, workdir)
   finally:
     manager.wait_until_finished()  # the last good checkpoint lands even when training failed
     manager.close()
-    writer.close()
+    if writer is not None:
+      writer.close()
 
 
 def _abstract(tree):
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
 
 
-def _train_loop(config, model, optimizer, parallelism, params, opt_state, train_iterator,
-                eval_dataset, manager, writer, start_step):
-  train = config.train
-  train_step = make_train_step(config, model, optimizer, parallelism)
-  eval_step = make_eval_step(config, model, parallelism)
-  step_key, test_key = train_key(config.seed), eval_key(config.seed)
-  run_eval = functools.partial(score_test_batches, eval_step, eval_dataset=eval_dataset,
-                               num_batches=train.eval_batches, key=test_key,
-                               parallelism=parallelism, config=config)
-  eval_metrics = None
-  if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with
-    eval_metrics = _evaluate_and_write(run_eval, params, 0, writer)
-  reader = _StepReader(config, writer, start_step)
-  deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
-  for step in range(start_step, train.num_steps):
-    batch = distributed.make_global_batch(_to_numpy(next(train_iterator)), parallelism.batch)
-    params, opt_state, metrics = train_step(params, opt_state, batch, jnp.int32(step), step_key)
-    done = step + 1
-    reader.push(done, metrics)
-    # Across hosts the check is a collective, so it runs only on logged steps there.
-    out_of_time = ((jax.process_count() == 1 or done % train.log_every == 0)
-                   and _any_process(time.monotonic() >= deadline))
-    is_last = done == train.num_steps or out_of_time
-    if done % train.checkpoint_every == 0 or is_last:
-      reader.flush(always_log=is_last)  # never checkpoint a state whose loss is unchecked
-      checkpointing.save(manager, done, params, opt_state, config, train_iterator)
-    if done % train.eval_every == 0 or is_last:
-      reader.flush()
-      eval_metrics = _evaluate_and_write(run_eval, params, done, writer)
-      reader.restart_clock(done)
-    if out_of_time:
-      logging.info("stopping at step %d: config.train.time_limit_s=%s reached", done,
-                   train.time_limit_s)
-      break
-  reader.flush()
-  if eval_metrics is None:  # resumed from a run that had already finished
-    eval_metrics = _evaluate_and_write(run_eval, params, max(start_step, train.num_steps), writer)
-  return eval_metrics
+class _TrainLoop:
+  """Algorithm S1's loop: updates, checked checkpoints, evaluations, and polite stops."""
+
+  def __init__(self, config, model, optimizer, parallelism, manager, writer, train_iterator,
+               eval_dataset, stop_signals):
+    self.config = config
+    self.parallelism = parallelism
+    self.manager = manager
+    self.writer = writer
+    self.train_iterator = train_iterator
+    self.stop_signals = stop_signals
+    self.train_step = make_train_step(config, model, optimizer, parallelism)
+    self.state_check = make_state_check(config, model, parallelism)
+    self.step_key = train_key(config.seed)
+    self.run_eval = functools.partial(
+        score_test_batches, make_eval_step(config, model, parallelism),
+        eval_dataset=eval_dataset, num_batches=config.train.eval_batches,
+        key=eval_key(config.seed), parallelism=parallelism, config=config)
+    self.reader = None
+
+  def run(self, params, opt_state, start_step, workdir):
+    train = self.config.train
+    eval_metrics = None
+    if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with
+      eval_metrics = self.evaluate(params, 0)
+    self.reader = _StepReader(self.config, self.writer, start_step,
+                              functools.partial(_describe_latest_checkpoint, self.manager))
+    deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
+    for step in range(start_step, train.num_steps):
+      batch = distributed.make_global_batch(_to_numpy(next(self.train_iterator)),
+                                            self.parallelism.batch)
+      params, opt_state, metrics = self.train_step(params, opt_state, batch, jnp.int32(step),
+                                                   self.step_key)
+      done = step + 1
+      self.reader.push(done, metrics)
+      stopping = self.stop_signals.requested(done, train.log_every)
+      # Across hosts the check is a collective, so it runs only on logged steps there.
+      out_of_time = ((jax.process_count() == 1 or done % train.log_every == 0)
+                     and _any_process(time.monotonic() >= deadline))
+      is_last = done == train.num_steps or out_of_time or stopping
+      if done % train.checkpoint_every == 0 or is_last:
+        self.save(params, opt_state, batch, done, always_log=is_last)
+      if stopping:
+        self.writer.flush()
+        raise preemption.RunStopped(self.stop_signals.signum, done, workdir)
+      if done % train.eval_every == 0 or is_last:
+        self.reader.flush()
+        eval_metrics = self.evaluate(params, done)
+        self.reader.restart_clock(done)
+      if out_of_time:
+        logging.info("stopping at step %d: config.train.time_limit_s=%s reached", done,
+                     train.time_limit_s)
+        break
+    self.reader.flush()
+    if eval_metrics is None:  # resumed from a run that had already finished
+      eval_metrics = self.evaluate(params, max(start_step, train.num_steps))
+    return eval_metrics
+
+  def save(self, params, opt_state, batch, done, always_log):
+    """Checkpoints the state after update `done`, once both its update and the state are checked:
+    a checkpoint never holds a state whose loss is not finite."""
+    self.reader.flush(always_log=always_log)
+    finite, loss = jax.device_get(
+        self.state_check(params, opt_state, batch, jnp.int32(done - 1), self.step_key))
+    if not bool(finite):
+      raise NonFiniteLossError(
+          f"the update of training step {done} gave parameters whose loss on that step's batch "
+          f"is {float(loss)} (or a non-finite parameter or Adam moment): not saved; "
+          f"{_describe_latest_checkpoint(self.manager)}. Try a lower learning rate "
+          f"(config.train.lr_initial={self.config.train.lr_initial}) or check the data.")
+    checkpointing.save(self.manager, done, params, opt_state, self.config, self.train_iterator)
+    self.writer.flush()
+
+  def evaluate(self, params, step):
+    metrics, grid = self.run_eval(params, step=step)
+    self.writer.write_scalars(step, "test", metrics)
+    self.writer.write_images(step, "test", {"context_target_posterior_prior": grid})
+    self.writer.flush()
+    if distributed.is_main_process():
+      gqn_metrics.log_eval(step, metrics)
+    return metrics
 
 
 def _any_process(flag):
@@ -358,13 +453,3 @@ def _any_process(flag):
     return flag
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
   return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
-
-
-def _evaluate_and_write(run_eval, params, step, writer):
-  metrics, grid = run_eval(params, step=step)
-  writer.write_scalars(step, "test", metrics)
-  writer.write_images(step, "test", {"context_target_posterior_prior": grid})
-  writer.flush()
-  if distributed.is_main_process():
-    gqn_metrics.log_eval(step, metrics)
-  return metrics

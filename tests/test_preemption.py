@@ -1,0 +1,165 @@
+"""Stops a cloud or a user sends a real `python -m gqn_jax.main` process (see docs/reliability.md).
+
+SIGTERM and Ctrl-C save the step in flight; a second Ctrl-C quits at once; SIGKILL at random
+moments (during start-up, compiles, steps or saves) loses only the steps since the last
+checkpoint. After each, running the same command again must give exactly the losses of an
+uninterrupted run, each step logged once.
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+NUM_STEPS = 300
+CHECKPOINT_EVERY = 40
+
+
+def command(workdir, procedural_cache):
+  return [
+      sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
+      "--config.data.source=procedural", f"--config.data.procedural_cache={procedural_cache}",
+      f"--config.train.num_steps={NUM_STEPS}", "--config.train.log_every=1",
+      f"--config.train.checkpoint_every={CHECKPOINT_EVERY}", "--config.train.eval_every=100000",
+      "--config.train.eval_at_start=False", f"--workdir={workdir}"]
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory):
+  env = dict(os.environ)
+  # Every process of this module shares compiled executables: restarts skip most compiling.
+  env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("xla_cache"))
+  env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+  env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+  return env
+
+
+def start(workdir, procedural_cache, environment, repo_dir):
+  """Starts the run; its log goes to a file (a pipe nobody reads would fill up and block it)."""
+  log_path = os.path.join(os.path.dirname(workdir), f"{os.path.basename(workdir)}.{time.time_ns()}.log")
+  with open(log_path, "w", encoding="utf-8") as log:
+    process = subprocess.Popen(command(workdir, procedural_cache), cwd=repo_dir, env=environment,
+                               stdout=subprocess.DEVNULL, stderr=log, text=True)
+  process.log_path = log_path
+  return process
+
+
+def log_of(process):
+  with open(process.log_path, encoding="utf-8") as f:
+    return f.read()
+
+
+def finish(workdir, procedural_cache, environment, repo_dir):
+  result = subprocess.run(command(workdir, procedural_cache), cwd=repo_dir, env=environment,
+                          capture_output=True, text=True, check=False, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def train_rows(workdir):
+  path = os.path.join(workdir, "metrics.jsonl")
+  if not os.path.exists(path):
+    return []
+  with open(path, encoding="utf-8") as f:
+    rows = [json.loads(line) for line in f if line.endswith("\n")]
+  return [row for row in rows if row["split"] == "train"]
+
+
+def wait_for_step(workdir, step, process, timeout=300):
+  deadline = time.monotonic() + timeout
+  while time.monotonic() < deadline:
+    assert process.poll() is None, log_of(process)[-3000:]
+    rows = train_rows(workdir)
+    if rows and rows[-1]["step"] >= step:
+      return
+    time.sleep(0.05)
+  raise AssertionError(f"step {step} not reached in {timeout} s")
+
+
+def checkpoint_steps(workdir):
+  directory = os.path.join(workdir, "checkpoints")
+  return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+
+
+def assert_same_losses(workdir, reference):
+  rows = train_rows(workdir)
+  assert [row["step"] for row in rows] == list(range(1, NUM_STEPS + 1))  # each step once
+  for key in ("loss", "grad_norm", "kl"):
+    assert [row[key] for row in rows] == [row[key] for row in reference], key
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, procedural_cache, environment, repo_dir):
+  workdir = str(tmp_path_factory.mktemp("uninterrupted"))
+  finish(workdir, procedural_cache, environment, repo_dir)
+  return train_rows(workdir)
+
+
+@pytest.mark.parametrize("signum,exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_polite_stop_keeps_the_step_in_flight(signum, exit_code, reference, tmp_path,
+                                                procedural_cache, environment, repo_dir):
+  workdir = str(tmp_path)
+  process = start(workdir, procedural_cache, environment, repo_dir)
+  wait_for_step(workdir, 5, process)
+  process.send_signal(signum)
+  process.wait(timeout=120)
+  stderr = log_of(process)
+  assert process.returncode == exit_code, stderr[-3000:]
+  stopped_at = train_rows(workdir)[-1]["step"]
+  assert stopped_at < NUM_STEPS
+  # The checkpoint is of the last finished step, not of the last multiple of checkpoint_every.
+  assert checkpoint_steps(workdir)[-1] == stopped_at
+  assert (f"stopped by {signal.Signals(signum).name} after step {stopped_at}" in stderr
+          and "Run the same command with the same --workdir to resume" in stderr)
+  finish(workdir, procedural_cache, environment, repo_dir)
+  assert_same_losses(workdir, reference)
+
+
+def test_a_second_ctrl_c_quits_at_once(tmp_path, procedural_cache, environment, repo_dir):
+  workdir = str(tmp_path)
+  process = start(workdir, procedural_cache, environment, repo_dir)
+  deadline = time.monotonic() + 300
+  while "data: rooms_ring_camera" not in log_of(process):  # the handlers are in place from here
+    assert process.poll() is None and time.monotonic() < deadline, log_of(process)[-3000:]
+    time.sleep(0.05)
+  process.send_signal(signal.SIGINT)
+  time.sleep(0.2)
+  sent = time.monotonic()
+  process.send_signal(signal.SIGINT)
+  process.wait(timeout=60)
+  waited = time.monotonic() - sent
+  assert process.returncode == 130
+  assert "second Ctrl-C: quitting without a checkpoint" in log_of(process)
+  assert waited < 5.0, f"took {waited:.1f} s to quit after the second Ctrl-C"
+
+
+def test_random_kills_then_a_sigterm_resume_bit_for_bit(reference, tmp_path, procedural_cache,
+                                                        environment, repo_dir):
+  """Chaos: SIGKILL at random moments (start-up, compile, steps, saves), then one SIGTERM."""
+  workdir = str(tmp_path)
+  chance = random.Random(os.environ.get("GQN_CHAOS_SEED", str(time.time_ns())))
+  kills = []
+  for _ in range(3):
+    process = start(workdir, procedural_cache, environment, repo_dir)
+    delay = chance.uniform(2.0, 12.0)
+    try:
+      process.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+    kills.append((round(delay, 2), train_rows(workdir)[-1]["step"] if train_rows(workdir) else 0))
+    if train_rows(workdir) and train_rows(workdir)[-1]["step"] == NUM_STEPS:
+      break
+  if not train_rows(workdir) or train_rows(workdir)[-1]["step"] < NUM_STEPS - 20:
+    process = start(workdir, procedural_cache, environment, repo_dir)
+    wait_for_step(workdir, (train_rows(workdir) or [{"step": 0}])[-1]["step"] + 5, process)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    assert process.returncode in (143, 0), (kills, log_of(process)[-3000:])
+  finish(workdir, procedural_cache, environment, repo_dir)
+  assert_same_losses(workdir, reference)
