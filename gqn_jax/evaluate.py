@@ -17,17 +17,23 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Scenes per compiled call."
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 1, "Prior samples in the predicted mean.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seeds view permutations and sampling.")
 _DATA_ROOT = flags.DEFINE_string("data_root", None, "Override config.data.root.")
+_BASELINES = flags.DEFINE_bool(
+    "baselines", True, "Also score the mean training image and the plain background.")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   results = evaluate.run(_WORKDIR.value, _OUT.value, _STEP.value, _NUM_SCENES.value,
-                         _BATCH_SIZE.value, _NUM_SAMPLES.value, _SEED.value, _DATA_ROOT.value)
+                         _BATCH_SIZE.value, _NUM_SAMPLES.value, _SEED.value, _DATA_ROOT.value,
+                         _BASELINES.value)
   width = max(len(name) for name in evaluate.METRICS)
   for name in evaluate.METRICS:
     values = "  ".join(f"{value:9.4f}" for value in results[name])
     print(f"{name:<{width}}  {values}")
+  for name, scores in results.get("baselines", {}).items():
+    print(f"baseline {name}: psnr_db {scores['psnr_db']:.4f}  psnr_object_db "
+          f"{scores['psnr_object_db']:.4f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small.",
     lock_config=True)
+_REPORT = flags.DEFINE_bool(
+    "report", True, "When training has finished, score the test scenes against the mean-image and "
+    "background baselines and draw novel views: <workdir>/evaluation.json/.png and "
+    "render.png/.gif (one process runs, so on a pod the main process does it).")
+_REPORT_SCENES = flags.DEFINE_integer("report_scenes", 100, "Test scenes the report scores.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None,
     "Directory for checkpoints, metrics.jsonl, TensorBoard events and config.json; defaults to "
@@ -50,6 +55,26 @@ def main(argv):
   except preemption.RunStopped as stopped:
     logging.info("%s", stopped)
     sys.exit(stopped.exit_code)  # 143 after SIGTERM, 130 after Ctrl-C: 0 means finished
+  if _REPORT.value and distributed.is_main_process():
+    write_report(workdir, _REPORT_SCENES.value)
+
+
+def write_report(workdir, num_scenes):
+  """The finished model against the baselines, and pictures of it; logs where they are."""
+  from gqn_jax.trained import evaluate  # pylint: disable=g-import-not-at-top
+  from gqn_jax.trained import render  # pylint: disable=g-import-not-at-top
+  results = evaluate.run(workdir, num_scenes=num_scenes, num_samples=8, baselines=True)
+  png, gif = render.run(workdir, num_scenes=4, num_samples=4, num_frames=24)
+  psnr = " ".join(f"{value:.2f}" for value in results["psnr_db"])
+  baselines = results["baselines"]
+  logging.info(
+      "test PSNR (dB) with 0..%d context views: %s; mean training image %.2f, background %.2f "
+      "(object pixels: %.2f with all views, %.2f and %.2f)", results["num_context"][-1], psnr,
+      baselines["mean_image"]["psnr_db"], baselines["background"]["psnr_db"],
+      results["psnr_object_db"][-1], baselines["mean_image"]["psnr_object_db"],
+      baselines["background"]["psnr_object_db"])
+  logging.info("wrote %s, %s, %s and %s", os.path.join(workdir, "evaluation.json"),
+               os.path.join(workdir, "evaluation.png"), png, gif)
 
 
 if __name__ == "__main__":

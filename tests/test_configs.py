@@ -108,6 +108,13 @@ def test_unknown_model_key_is_an_error():
     config_checks.check_config(ml_collections.ConfigDict(config), device_count=1)
 
 
+def test_a_config_saved_before_image_mean_existed_keeps_its_sigmoid_head():
+  config = configs.load("configs/rooms.py:tiny")
+  assert configs.model_config(config).image_mean == config.model.image_mean
+  del config.model["image_mean"]  # as in checkpoints written before the field
+  assert configs.model_config(config).image_mean == "sigmoid"
+
+
 def test_missing_section_is_an_error():
   config = _tiny()
   del config["train"]

@@ -52,6 +52,33 @@ def test_evaluate_scenes_keys_finite_values_and_units(trained):
   assert single["num_scenes"] == 1 and all(math.isfinite(v) for v in single["mse"])
 
 
+def test_object_psnr_counts_only_pixels_that_differ_from_the_background():
+  background = np.zeros((4, 4, 3), np.float32)
+  targets = np.zeros((2, 4, 4, 3), np.float32)
+  targets[0, :2, :2] = [1.0, 0.5, 0.0]  # an object of 4 pixels; the second image is empty
+  mask = evaluate.object_mask(targets, background)
+  assert mask.sum(axis=(1, 2)).tolist() == [4, 0]
+  predictions = np.full_like(targets, 0.3)
+  predictions[0, :2, :2] = [1.0, 0.5, 0.1]  # off by 0.1 in one channel of the object only
+  psnr = evaluate.object_psnr(predictions, targets, mask)
+  assert psnr[0] == pytest.approx(10 * math.log10(3 / 0.01), rel=1e-5)
+  assert np.isnan(psnr[1])  # no object pixels: left out of the means, not counted as perfect
+
+
+def test_baselines_are_scored_on_the_same_query_views(trained):
+  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=3)
+  images = {"mean_image": frames.mean(axis=(0, 1)), "background": np.median(frames, axis=(0, 1))}
+  results = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2,
+                                     baselines=images)
+  queries = frames[np.arange(3), evaluate.view_orders(range(3), frames.shape[1], seed=0)[:, 0]]
+  for name, image in images.items():
+    mse = np.mean(np.square(np.clip(image, 0, 1) - queries), axis=(1, 2, 3))
+    assert results["baselines"][name]["psnr_db"] == pytest.approx(
+        float(np.mean(-10 * np.log10(mse))), rel=1e-5)
+    assert math.isfinite(results["baselines"][name]["psnr_object_db"])
+  assert len(results["psnr_object_db"]) == trained.config.data.max_context + 1
+
+
 def test_evaluate_scenes_checks_the_context_size(trained):
   frames, cameras = restore.load_test_scenes(trained.config, num_scenes=1)
   with pytest.raises(ValueError, match="max_context=10 leaves no query view: .* 10 views per"):
@@ -73,3 +100,5 @@ def test_cli_writes_json_and_plot(tiny_run_workdir, tmp_path, repo_dir):
   with Image.open(tmp_path / "evaluation.png") as plot:
     assert plot.format == "PNG" and plot.size[0] > 500
   assert "psnr_db" in result.stdout
+  assert set(results["baselines"]) == {"mean_image", "background"}  # on by default
+  assert "baseline mean_image: psnr_db" in result.stdout

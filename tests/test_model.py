@@ -14,8 +14,10 @@ from gqn_jax.model import distributions
 from gqn_jax.model.config import GQNConfig
 from gqn_jax.model.gqn import ELBOTerms, GQN
 
+# The sigmoid head keeps every image in [0, 1], which several tests below check; the linear head
+# (Algorithm S2's) is compared with it in test_linear_image_mean_is_the_head_output.
 TINY = GQNConfig(image_size=16, num_layers=3, h_channels=8, z_channels=2, canvas_channels=8,
-                 r_channels=16)
+                 r_channels=16, image_mean="sigmoid")
 B, K, S = 2, 3, 16
 SIGMA = 0.7
 
@@ -98,6 +100,21 @@ def test_nll_is_the_gaussian_log_density_of_the_query(params):
   direct = -jax.scipy.stats.norm.logpdf(batch["query_frame"], terms.reconstruction, SIGMA)
   np.testing.assert_allclose(terms.nll, direct.sum(axis=(1, 2, 3)), rtol=1e-5)
   assert float(terms.reconstruction.min()) >= 0 and float(terms.reconstruction.max()) <= 1
+
+
+def test_linear_image_mean_is_the_head_output(params):
+  batch = make_batch()
+  linear = dataclasses.replace(TINY, image_mean="linear")
+  key = jax.random.key(2)
+  squashed, plain = elbo_fn(TINY)(params, batch, key), elbo_fn(linear)(params, batch, key)
+  # Same parameters and noise: the same canvas, so one head is the sigmoid of the other.
+  np.testing.assert_allclose(squashed.reconstruction, jax.nn.sigmoid(plain.reconstruction),
+                             rtol=1e-5, atol=1e-6)
+  assert not np.allclose(plain.reconstruction, squashed.reconstruction)
+  direct = -jax.scipy.stats.norm.logpdf(batch["query_frame"], plain.reconstruction, SIGMA)
+  np.testing.assert_allclose(plain.nll, direct.sum(axis=(1, 2, 3)), rtol=1e-5)
+  with pytest.raises(ValueError, match="image_mean='tanh'; expected one of"):
+    dataclasses.replace(TINY, image_mean="tanh")
 
 
 def test_zero_context_scenes_give_finite_elbo(params):

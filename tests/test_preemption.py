@@ -26,7 +26,7 @@ def command(workdir, procedural_cache):
       "--config.data.source=procedural", f"--config.data.procedural_cache={procedural_cache}",
       f"--config.train.num_steps={NUM_STEPS}", "--config.train.log_every=1",
       f"--config.train.checkpoint_every={CHECKPOINT_EVERY}", "--config.train.eval_every=100000",
-      "--config.train.eval_at_start=False", f"--workdir={workdir}"]
+      "--config.train.eval_at_start=False", "--report=false", f"--workdir={workdir}"]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,9 @@ from gqn_jax.model import convs
 from gqn_jax.model import representation
 
 
+IMAGE_MEANS = ("linear", "sigmoid")
+
+
 @dataclasses.dataclass(frozen=True)
 class GQNConfig:
   """Model hyperparameters; the defaults are the paper's model for 64x64 images.
@@ -31,6 +34,11 @@ class GQNConfig:
   # How the cores' 5x5 convs run: 'xla' (lax.conv), 'matmul' (im2col + one matmul, same params)
   # or 'auto' (matmul on CPU, where XLA's conv inside a scan is very slow; xla elsewhere).
   conv_impl: str = "auto"
+  # The Gaussian mean of a pixel: 'linear' is eta^g(u_L) itself (Algorithm S2); 'sigmoid'
+  # squashes it into [0, 1], which scales its gradient by mu (1 - mu) and so weakens the pull on
+  # pixels near 0 or 1 (a black background) by 20x or more. Predictions are clipped to [0, 1]
+  # only where they become pictures or PSNR (training/metrics.py).
+  image_mean: str = "linear"
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -48,6 +56,8 @@ class GQNConfig:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be a multiple of 8 for "
                        "the pyramid network")
     convs.use_matmul(self.conv_impl)  # raises on an unknown value
+    if self.image_mean not in IMAGE_MEANS:
+      raise ValueError(f"GQNConfig.image_mean={self.image_mean!r}; expected one of {IMAGE_MEANS}")
     if self.r_channels % 2:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
 

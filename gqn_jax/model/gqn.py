@@ -12,9 +12,9 @@ the 'sample' stream):
 Cameras are raw poses [..., 5]; they are encoded here with viewpoint.encode_viewpoint.
 A batch is the dict of BATCH_KEYS described in docs/architecture.md; `dummy_batch` makes one.
 
-The image mean is sigmoid(eta^g(u_L)), eta^g a 1x1 conv: frames live in [0, 1], so the squash
-keeps the mean (and every generated image) a valid image; the paper's pixel sigma (annealed
-2.0 -> 0.7) is much wider than the sigmoid's saturated tails, so it costs no expressiveness.
+The image mean is eta^g(u_L), eta^g a 1x1 conv, as in Algorithm S2 (GQNConfig.image_mean='linear'),
+or sigmoid(eta^g(u_L)) ('sigmoid'), which keeps it in [0, 1] but scales its gradient by
+mu (1 - mu): see GQNConfig and docs/learning.md for which learns faster.
 """
 
 import flax.linen as nn
@@ -147,4 +147,5 @@ class GQN(nn.Module):
     return cores.initial_carry(self.config, batch_size)
 
   def _image_mean(self, canvas):
-    return jax.nn.sigmoid(self.image_head(canvas))  # [B, S, S, 3]
+    eta = self.image_head(canvas)  # [B, S, S, 3]
+    return jax.nn.sigmoid(eta) if self.config.image_mean == "sigmoid" else eta

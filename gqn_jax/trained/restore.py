@@ -247,7 +247,8 @@ class TrainedGQN:
       chunk = self._generate(
           self.params, r[scene_N[take]], cameras_Nx5[take], jax.random.fold_in(rng, index))
       images.append(chunk[:stop - start])
-    samples = jnp.concatenate(images).reshape(
+    # Pictures: a linear image head's Gaussian mean may leave [0, 1] slightly; no picture can.
+    samples = jnp.clip(jnp.concatenate(images), 0.0, 1.0).reshape(
         batch, num_queries, num_samples, self.image_size, self.image_size, 3)
     return RenderOutput(images=samples.mean(axis=2), samples=samples)
 
@@ -292,8 +293,8 @@ def resize_frames(frames_NxHxWx3, image_size):
   return converted.reshape(*lead, image_size, image_size, 3)
 
 
-def iter_test_scenes(config, num_scenes=None, data_root=None):
-  """Yields the first `num_scenes` (all by default) test scenes one by one, resized for the model.
+def iter_scenes(config, split, num_scenes=None, data_root=None):
+  """Yields the first `num_scenes` (all by default) scenes of `split`, resized for the model.
 
   The data is found as training found it (gqn_jax.training.data_source: DeepMind's files under
   config.data.root, else the procedural stand-in); `data_root` overrides config.data.root.
@@ -302,9 +303,9 @@ def iter_test_scenes(config, num_scenes=None, data_root=None):
   data_config = ml_collections.ConfigDict(config.data.to_dict())
   if data_root is not None:
     data_config.root = data_root
-  dataset_files = data_source.resolve(data_config, splits=("test",))
+  dataset_files = data_source.resolve(data_config, splits=(split,))
   count = 0
-  for scene in reader.read_scenes(dataset_files, "test",
+  for scene in reader.read_scenes(dataset_files, split,
                                   skip_bad_records=data_config.get("skip_bad_records", False)):
     if num_scenes is not None and count >= num_scenes:
       return
@@ -313,7 +314,12 @@ def iter_test_scenes(config, num_scenes=None, data_root=None):
            np.asarray(scene["cameras"], np.float32))
   if count == 0:
     raise ValueError(
-        f"the test split of {data_config.name} under {dataset_files.root} holds no scenes")
+        f"the {split} split of {data_config.name} under {dataset_files.root} holds no scenes")
+
+
+def iter_test_scenes(config, num_scenes=None, data_root=None):
+  """`iter_scenes` of the test split: the held-out scenes evaluation and rendering use."""
+  return iter_scenes(config, "test", num_scenes, data_root)
 
 
 def load_test_scenes(config, num_scenes=None, data_root=None):

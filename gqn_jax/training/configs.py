@@ -39,6 +39,11 @@ def load(spec):
   return module.get_config(arg or None)
 
 
+# What a config saved before a field existed meant by leaving it out (configs made now always hold
+# every field): checkpoints of older versions keep rebuilding the model they were trained with.
+VALUES_BEFORE_THE_FIELD = {"image_mean": "sigmoid"}
+
+
 def model_config(config):
   """The GQNConfig of a run: config.model's values at config.data.image_size."""
   known = {field.name for field in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}
@@ -47,7 +52,9 @@ def model_config(config):
     raise ValueError(
         f"config.model has keys GQNConfig does not know; unknown: {sorted(given - known)}; "
         f"known: {sorted(known)}")
-  return gqn_config.GQNConfig(image_size=config.data.image_size, **config.model.to_dict())
+  values = {key: value for key, value in VALUES_BEFORE_THE_FIELD.items() if key not in given}
+  values.update(config.model.to_dict())
+  return gqn_config.GQNConfig(image_size=config.data.image_size, **values)
 
 
 def build_model(config):

@@ -15,6 +15,8 @@ with training, not in data/, because it renders procedural scenes (gqn_jax.scene
 themselves write through data/.
 """
 
+import os
+
 from absl import logging
 
 from gqn_jax.data import reader
@@ -35,8 +37,8 @@ def _find_deepmind(data_config, splits):
   Only absent data means None: damaged data there (a bad spec file, say) is an error to fix, not
   a reason to train on something else.
   """
-  try:
-    return reader.find_dataset(data_config.name, data_config.root, splits)
+  try:  # '~' allowed: configs shipped with a model (pretrained/) name no one's home folder
+    return reader.find_dataset(data_config.name, os.path.expanduser(data_config.root), splits)
   except (FileNotFoundError, reader.NoShardFilesError):
     return None
 

@@ -36,8 +36,13 @@ def bits_per_dim(neg_elbo_nats, image_size):
 
 
 def mse_per_image(prediction_BxHxWx3, target_BxHxWx3):
-  """Mean squared error of each image [B] over its pixels and channels."""
-  return jnp.mean(jnp.square(prediction_BxHxWx3 - target_BxHxWx3), axis=(1, 2, 3))
+  """Mean squared error of each image [B] over its pixels and channels.
+
+  The prediction is clipped to [0, 1] first, as it is when drawn: a linear image head's Gaussian
+  mean may leave the range of pixel values, and no picture can.
+  """
+  prediction = jnp.clip(prediction_BxHxWx3, 0.0, 1.0)
+  return jnp.mean(jnp.square(prediction - target_BxHxWx3), axis=(1, 2, 3))
 
 
 def psnr(mse):
