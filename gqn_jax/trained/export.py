@@ -1,6 +1,7 @@
 """A trained model as a small checkpoint to ship: parameters (float16 by default) and config only.
 
-  python -m gqn_jax.trained.export --workdir=RUN --out=pretrained/shepard_metzler_7_parts_small
+  python -m gqn_jax.export --workdir=RUN --out=pretrained/shepard_metzler_7_parts_small
+(the command line is gqn_jax/export.py; the work is done here.)
 
 The result is a `<out>/checkpoints/<step>/` that `gqn_jax.trained.restore.load(out)` (and so
 `python -m gqn_jax.render` and `evaluate`) reads like any training workdir: the float16 parameters
@@ -10,8 +11,6 @@ training needs. The config's data paths become the defaults of whoever loads it 
 the exporting machine's folders mean nothing elsewhere.
 """
 
-from absl import app
-from absl import flags
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
@@ -40,21 +39,3 @@ def export(workdir, out, step=None, dtype="float16"):
         checkpointing.CONFIG: ocp.args.JsonSave(config)}))
     manager.wait_until_finished()
   return directory / str(trained.step)
-
-
-_WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
-_OUT = flags.DEFINE_string("out", None, "Folder to write <out>/checkpoints/<step> into.")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
-_DTYPE = flags.DEFINE_enum("dtype", "float16", ["float16", "bfloat16", "float32"],
-                           "Storage type of the parameters.")
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  print(export(_WORKDIR.value, _OUT.value, _STEP.value, _DTYPE.value))
-
-
-if __name__ == "__main__":
-  flags.mark_flags_as_required(["workdir", "out"])
-  app.run(main)

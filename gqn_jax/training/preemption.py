@@ -25,6 +25,7 @@ import threading
 
 from absl import logging
 import jax
+import numpy as np
 
 EXIT_CODES = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
 
@@ -121,7 +122,6 @@ class StopSignals:
       return True
     if step % log_every:
       return False
-    import numpy as np  # pylint: disable=g-import-not-at-top
     stop = multihost_utils.process_allgather(np.asarray(self.signum is not None))
     if np.any(stop):
       self.signum = self.signum or signal.SIGINT
