@@ -62,8 +62,12 @@ def object_mask(targets_BxHxWx3, background_HxWx3):
 
 
 def object_psnr(predictions_BxHxWx3, targets_BxHxWx3, mask_BxHxW):
-  """[B] PSNR over each image's object pixels; NaN for an image without any (left out of means)."""
-  squared = np.square(np.asarray(predictions_BxHxWx3) - targets_BxHxWx3).mean(axis=-1)
+  """[B] PSNR over each image's object pixels; NaN for an image without any (left out of means).
+
+  Predictions are clipped to [0, 1] first, as training/metrics.mse_per_image does for all pixels.
+  """
+  predictions = np.clip(np.asarray(predictions_BxHxWx3), 0.0, 1.0)
+  squared = np.square(predictions - targets_BxHxWx3).mean(axis=-1)
   count = mask_BxHxW.sum(axis=(1, 2))
   mse = np.where(mask_BxHxW, squared, 0.0).sum(axis=(1, 2)) / np.maximum(count, 1)
   return np.where(count > 0, np.asarray(gqn_metrics.psnr(mse)), np.nan)
@@ -92,7 +96,7 @@ def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, n
       "nll_nats": terms.nll,
       "mse": mse,
       "psnr_db": gqn_metrics.psnr(mse),
-      "psnr_object_db": object_psnr(np.clip(rendered.images[:, 0], 0.0, 1.0), query_frames,
+      "psnr_object_db": object_psnr(rendered.images[:, 0], query_frames,
                                     object_mask(query_frames, background)),
   }
 
