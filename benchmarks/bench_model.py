@@ -1,13 +1,18 @@
 """Times one GQN training step (loss + grad + Adam update, jitted, state donated) on this host.
 
   python benchmarks/bench_model.py --preset=small
-  python benchmarks/bench_model.py --preset=paper --steps=3
-  python benchmarks/bench_model.py --preset=paper --batch_size=8 --remat
+  python benchmarks/bench_model.py --preset=paper --batch_size=8 --num_context=5   # ports' load
+  python benchmarks/bench_model.py --preset=paper --batch_size=36 --num_context=5
+  python benchmarks/bench_model.py --preset=paper --compute_dtype=bfloat16          # accelerators
 
-Prints compile time, median step time after warm-up, scenes/s, peak resident memory (max RSS of
-the process, so it includes compilation and the parameters), XLA's FLOP count for one step and
-the achieved GFLOP/s, also as a fraction of --peak_gflops (157 = this 2-core Zen3's float32
-peak: 2 cores x 2 FMA units x 8 lanes x 2 flops x ~2.45 GHz).
+Every context slot holds a real view (the ports' benchmark feeds M = num_context views; the
+step's arithmetic does not depend on how many are masked). Prints compile time, median step time
+after warm-up, scenes/s, peak memory (max RSS of the process, so it includes compilation and the
+parameters; on a GPU/TPU also the device's peak bytes in use), and the step's FLOPs counted as
+if every convolution were computed directly (the convs and dots of the same model's program with
+conv_impl='xla'), so Winograd's savings show as a higher effective rate. That rate is
+also given as a fraction of a square matmul's rate measured on the spot in the compute dtype
+(--matmul_size), the fastest thing this backend does.
 """
 
 import argparse
@@ -22,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gqn_jax.model import convs
 from gqn_jax.model.config import GQNConfig
 from gqn_jax.model.gqn import GQN
 
@@ -45,10 +51,12 @@ def parse_args():
   parser.add_argument("--shared_cores", action="store_true")
   parser.add_argument("--remat", action="store_true")
   parser.add_argument("--no_scan", action="store_true", help="unrolled Python loop of cores")
-  parser.add_argument("--conv_impl", choices=["auto", "xla", "matmul"],
+  parser.add_argument("--conv_impl", choices=convs.CONV_IMPLS,
                       help="how the cores' 5x5 convs run (GQNConfig.conv_impl)")
+  parser.add_argument("--compute_dtype", choices=["float32", "bfloat16"])
   parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up")
-  parser.add_argument("--peak_gflops", type=float, default=157.0)
+  parser.add_argument("--matmul_size", type=int,
+                      help="side of the reference matmul (default 4096 on CPU, 8192 elsewhere)")
   parser.add_argument("--json", action="store_true", help="also print one JSON line")
   return parser.parse_args()
 
@@ -66,6 +74,8 @@ def build(args):
     overrides["scan"] = False
   if args.conv_impl:
     overrides["conv_impl"] = args.conv_impl
+  if args.compute_dtype:
+    overrides["compute_dtype"] = args.compute_dtype
   config = dataclasses.replace(config, **overrides)
   batch_size = args.batch_size or preset["batch_size"]
   num_context = args.num_context or preset["num_context"]
@@ -74,9 +84,7 @@ def build(args):
 
 def random_batch(rng, config, batch_size, num_context):
   size = config.image_size
-  num_views = rng.integers(0, num_context + 1)  # M ~ U{0..K}, as in training
-  mask = np.arange(num_context)[None, :] < num_views
-  mask = np.broadcast_to(mask, (batch_size, num_context)).copy()
+  mask = np.ones((batch_size, num_context), bool)  # all M = K slots in use
   return dict(
       context_frames=rng.random((batch_size, num_context, size, size, 3), dtype=np.float32),
       context_cameras=rng.normal(size=(batch_size, num_context, 5)).astype(np.float32),
@@ -100,23 +108,66 @@ def make_train_step(model, optimizer, sigma):
   return jax.jit(train_step, donate_argnums=0)
 
 
-def flops_of(lowered_or_compiled):
-  cost = lowered_or_compiled.cost_analysis()
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0]
-  return float(cost.get("flops", float("nan"))) if cost else float("nan")
+def jaxpr_flops(jaxpr):
+  """2 x multiply-adds of every convolution and dot in a (closed) jaxpr, sub-jaxprs included.
+
+  Counted from the program itself, so the same on every backend (XLA's cost analysis is not
+  reported on every one) and free of elementwise work, which is not what the rate is about.
+  """
+  total = 0
+  for eqn in jaxpr.eqns:
+    name = eqn.primitive.name
+    if name == "conv_general_dilated":
+      out, kernel = eqn.outvars[0].aval, eqn.invars[1].aval
+      spec = eqn.params["dimension_numbers"].rhs_spec  # (out, in, spatial...)
+      per_output = np.prod([kernel.shape[d] for d in spec[1:]])
+      total += 2 * np.prod(out.shape) * per_output // eqn.params["feature_group_count"]
+    elif name == "dot_general":
+      (lhs_contracting, _), _ = eqn.params["dimension_numbers"]
+      lhs = eqn.invars[0].aval
+      total += 2 * np.prod(eqn.outvars[0].aval.shape) * np.prod(
+          [lhs.shape[d] for d in lhs_contracting])
+    length = eqn.params.get("length", 1) if name == "scan" else 1
+    for sub in _sub_jaxprs(eqn.params):
+      total += length * jaxpr_flops(sub)
+  return int(total)
+
+
+def _sub_jaxprs(params):
+  for value in params.values():
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+      if hasattr(item, "eqns"):  # a Jaxpr
+        yield item
+      elif hasattr(getattr(item, "jaxpr", None), "eqns"):  # a ClosedJaxpr
+        yield item.jaxpr
 
 
 def step_flops(config, state, batch, optimizer):
-  """FLOPs of one training step, from XLA's cost analysis of the UNROLLED cores.
+  """FLOPs of one training step with every convolution counted as a direct one (conv_impl
+  'xla'), so Winograd's savings show as a higher effective rate."""
+  direct = GQN(dataclasses.replace(config, conv_impl="xla"))
+  train_step = make_train_step(direct, optimizer, sigma=2.0)
+  return jaxpr_flops(jax.make_jaxpr(train_step)(state, batch, jax.random.key(0)).jaxpr)
 
-  The analysis counts a while loop's body once, so the scanned program would report about 1/L
-  of the cores' work; the unrolled program has the same arithmetic with every step visible.
-  Lowering (no compile) is enough for the count.
-  """
-  unrolled = GQN(dataclasses.replace(config, scan=False))
-  train_step = make_train_step(unrolled, optimizer, sigma=2.0)
-  return flops_of(train_step.lower(state, batch, jax.random.key(0)))
+
+def matmul_rate(dtype, size, repeats=5):
+  """GFLOP/s of a jitted [size, size] x [size, size] matmul in `dtype` (median of `repeats`)."""
+  keys = jax.random.split(jax.random.key(0))
+  a, b = (jax.random.normal(k, (size, size), dtype) for k in keys)
+  matmul = jax.jit(lambda a, b: a @ b)
+  matmul(a, b).block_until_ready()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    matmul(a, b).block_until_ready()
+    times.append(time.perf_counter() - start)
+  return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def device_peak_bytes():
+  """Peak bytes in use on the first device (GPU/TPU), or None where it is not reported."""
+  stats = jax.devices()[0].memory_stats() or {}
+  return stats.get("peak_bytes_in_use")
 
 
 def main():
@@ -158,14 +209,21 @@ def main():
 
   median_s = statistics.median(step_times)
   peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+  peak_device = device_peak_bytes()
+  matmul_size = args.matmul_size or (4096 if jax.default_backend() == "cpu" else 8192)
+  matmul_gflops = matmul_rate(config.dtype, matmul_size)
   gflops = flops / median_s / 1e9
   result = dict(
-      preset=args.preset, params=num_params, batch_size=batch_size, num_context=num_context,
+      preset=args.preset, backend=jax.default_backend(), device=jax.devices()[0].device_kind,
+      conv_impl=convs.resolve_conv_impl(config.conv_impl), compute_dtype=config.compute_dtype,
+      params=num_params, batch_size=batch_size, num_context=num_context,
       lower_s=round(lower_s, 2), compile_s=round(compile_s, 2),
-      step_times_s=[round(t, 3) for t in step_times], median_step_s=round(median_s, 3),
+      step_times_s=[round(t, 4) for t in step_times], median_step_s=round(median_s, 4),
       scenes_per_s=round(batch_size / median_s, 3), peak_rss_gib=round(peak_rss_gb, 2),
-      gflop_per_step=round(flops / 1e9, 1), gflops_per_s=round(gflops, 1),
-      fraction_of_peak=round(gflops / args.peak_gflops, 3), final_loss=round(float(loss), 1))
+      peak_device_gib=None if peak_device is None else round(peak_device / 2**30, 2),
+      direct_gflop_per_step=round(flops / 1e9, 1), direct_gflops_per_s=round(gflops, 1),
+      matmul_gflops_per_s=round(matmul_gflops, 1),
+      fraction_of_matmul=round(gflops / matmul_gflops, 3), final_loss=round(float(loss), 1))
   for key, value in result.items():
     print(f"{key:>18}: {value}")
   if args.json:

@@ -50,33 +50,67 @@ def test_space_to_depth_round_trips_and_rejects_bad_sizes():
     convs.space_to_depth(np.zeros((1, 6, 8, 3)), 4)
 
 
+IMPLS = ("xla", "matmul", "winograd_2x2", "winograd_4x4")
+
+
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
-def test_same_conv_matmul_equals_flax_conv(kernel_size):
+def test_same_conv_equals_flax_conv_for_every_impl(kernel_size):
   x = jax.random.normal(jax.random.key(0), (2, 6, 5, 7))
   reference = nn.Conv(4, (kernel_size, kernel_size), padding="SAME")
   params = reference.init(jax.random.key(1), x)
   params = jax.tree.map(lambda p: p + 0.1, params)  # non-zero bias too
   expected = reference.apply(params, x)
-  for impl in ("xla", "matmul"):
+  for impl in IMPLS:
     got = convs.SameConv(4, kernel_size, impl).apply(params, x)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=impl)
 
 
-def test_same_conv_matmul_gradient_equals_flax_conv():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_same_conv_gradient_equals_flax_conv(impl):
   x = jax.random.normal(jax.random.key(2), (2, 5, 5, 3))
   reference = nn.Conv(2, (5, 5), padding="SAME")
   params = reference.init(jax.random.key(3), x)
   grad_of = lambda module: jax.grad(lambda p, x: jnp.sum(jnp.sin(module.apply(p, x))),
                                     argnums=(0, 1))(params, x)
   expected = grad_of(reference)
-  got = grad_of(convs.SameConv(2, 5, "matmul"))
+  got = grad_of(convs.SameConv(2, 5, impl))
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # Winograd's bound (tests/test_winograd.py) is relative to the largest entry.
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * float(jnp.abs(b).max()))
 
 
-def test_conv_impl_auto_picks_matmul_on_cpu_and_rejects_unknown_values():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_prepared_pieces_give_the_conv_of_the_concatenation(impl):
+  """What the cores do with v^q, r and x^q: prepared once, read by every step's gate conv."""
+  rng = np.random.default_rng(5)
+  fixed, moving = (jnp.asarray(rng.normal(size=(2, 8, 8, n)), jnp.float32) for n in (5, 3))
+  conv = convs.SameConv(4, 5, impl)
+  params = conv.init(jax.random.key(0), jnp.concatenate([fixed, moving], -1))
+  prepared = convs.prepare_fixed_input(fixed, impl, 5)
+  got = conv.apply(params, [prepared, moving])
+  np.testing.assert_allclose(got, conv.apply(params, jnp.concatenate([fixed, moving], -1)),
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_bfloat16_convs_compute_in_bfloat16_with_float32_parameters():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 4))
+  for module in (convs.SameConv(3, 5, "winograd_4x4", jnp.bfloat16),
+                 convs.PatchConv(3, 2, jnp.bfloat16), convs.PatchConvTranspose(3, 2, jnp.bfloat16)):
+    variables = module.init(jax.random.key(1), x)
+    assert {p.dtype for p in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float32)}
+    out = module.apply(variables, x)
+    assert out.dtype == jnp.bfloat16
+    float32 = module.clone(dtype=jnp.float32).apply(variables, x)
+    np.testing.assert_allclose(out.astype(jnp.float32), float32, rtol=3e-2, atol=3e-2)
+
+
+def test_conv_impl_auto_is_the_measured_cpu_default_and_unknown_values_are_refused():
   assert jax.default_backend() == "cpu"
-  assert convs.use_matmul("auto") and convs.use_matmul("matmul")
-  assert not convs.use_matmul("xla")
+  assert convs.resolve_conv_impl("auto") == convs.CPU_DEFAULT == "winograd_4x4"
+  assert convs.resolve_conv_impl("matmul") == "matmul"
+  assert convs.winograd_tile("winograd_2x2") == 2 and convs.winograd_tile("xla") is None
   with pytest.raises(ValueError, match="conv_impl='cudnn'"):
-    convs.use_matmul("cudnn")
+    convs.resolve_conv_impl("cudnn")
+  with pytest.raises(ValueError, match="cannot read Winograd-transformed input"):
+    prepared = convs.prepare_fixed_input(jnp.ones((1, 8, 8, 2)), "winograd_4x4", 5)
+    convs.same_conv_pieces([prepared], jnp.ones((5, 5, 2, 1)), "xla")

@@ -92,11 +92,14 @@ def test_one_and_eight_devices_agree(results):
   np.testing.assert_allclose(results["eight"]["grad_norms"], results["one"]["grad_norms"],
                              rtol=1e-5)
   eight, one = np.asarray(results["eight"]["params"]), np.asarray(results["one"]["params"])
-  # Adam moves each parameter by about lr * g / |g|: where a gradient is at float-noise level the
-  # summation order decides that step (measured: 1 parameter of 224019). Every parameter stays
-  # within the two steps' learning rate (2 x 5e-4), and all but a handful agree to 1e-6.
+  # Adam's first steps move each parameter by about lr * g / |g|, however small g is: where a
+  # gradient entry is at rounding level, the summation order (another per-device batch) decides
+  # the sign of that step. On CPU the convs are Winograd F(4x4), whose rounding is up to 1e-5 of
+  # a tensor's largest entry (tests/test_winograd.py), so entries below that are rounding: 0.9%
+  # of these 224,019 parameters were (1 of them with im2col). Every parameter stays within the
+  # two steps' learning rate (2 x 5e-4), and 98% agree to 1e-6.
   np.testing.assert_allclose(eight, one, atol=2 * 5e-4)
-  assert np.mean(~np.isclose(eight, one, rtol=1e-5, atol=1e-6)) < 1e-4
+  assert np.mean(~np.isclose(eight, one, rtol=1e-5, atol=1e-6)) < 2e-2
 
 
 def test_same_seed_and_devices_reproduce_exactly(results):

@@ -6,11 +6,14 @@ and every network of the model reads its sizes from this one frozen dataclass.
 
 import dataclasses
 
+import jax.numpy as jnp
+
 from gqn_jax.model import convs
 from gqn_jax.model import representation
 
 
 IMAGE_MEANS = ("linear", "sigmoid")
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,14 +34,20 @@ class GQNConfig:
   r_channels: int = 256  # channels of the scene representation r
   remat: bool = False  # rematerialise each core step in the backward pass (less memory)
   scan: bool = True  # nn.scan over the cores; False: unrolled loop, same parameters
-  # How the cores' 5x5 convs run: 'xla' (lax.conv), 'matmul' (im2col + one matmul, same params)
-  # or 'auto' (matmul on CPU, where XLA's conv inside a scan is very slow; xla elsewhere).
+  # How the cores' 5x5 convs run, all with nn.Conv's parameters: 'xla' (lax.conv), 'matmul'
+  # (im2col + one matmul), 'winograd_2x2' / 'winograd_4x4' (Winograd F(2x2 | 4x4, 5x5)), or
+  # 'auto': convs.CPU_DEFAULT on CPU, where XLA's conv inside a scan is very slow; xla elsewhere.
   conv_impl: str = "auto"
   # The Gaussian mean of a pixel: 'linear' is eta^g(u_L) itself (Algorithm S2); 'sigmoid'
   # squashes it into [0, 1], which scales its gradient by mu (1 - mu) and so weakens the pull on
   # pixels near 0 or 1 (a black background) by 20x or more. Predictions are clipped to [0, 1]
   # only where they become pictures or PSNR (training/metrics.py).
   image_mean: str = "linear"
+  # The dtype of activations and convolutions. Parameters (and so Adam's moments) stay float32,
+  # and so do the sums that carry precision across steps (the canvas, the LSTM cell state) and
+  # the ELBO's terms (image mean, log-density, posterior and prior, KL). 'bfloat16' is for TPUs
+  # and GPUs (docs/model.md); XLA:CPU computes it no faster than float32.
+  compute_dtype: str = "float32"
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -55,11 +64,19 @@ class GQNConfig:
     if self.r_channels % 8 and self.representation == "pyramid":
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be a multiple of 8 for "
                        "the pyramid network")
-    convs.use_matmul(self.conv_impl)  # raises on an unknown value
+    convs.resolve_conv_impl(self.conv_impl)  # raises on an unknown value
+    if self.compute_dtype not in COMPUTE_DTYPES:
+      raise ValueError(f"GQNConfig.compute_dtype={self.compute_dtype!r}; expected one of "
+                       f"{COMPUTE_DTYPES}")
     if self.image_mean not in IMAGE_MEANS:
       raise ValueError(f"GQNConfig.image_mean={self.image_mean!r}; expected one of {IMAGE_MEANS}")
     if self.r_channels % 2:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
+
+  @property
+  def dtype(self):
+    """compute_dtype as a jnp dtype."""
+    return jnp.dtype(self.compute_dtype)
 
   @property
   def grid_size(self):

@@ -10,12 +10,17 @@ a matmul runs on its fast one (numbers in docs/model.md). Parameters have the sh
 nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the results are the same functions
 (tests/test_convs.py checks both against Flax).
 
-`SameConv`: the cores' 5x5 stride-1 convolutions, by XLA or as im2col + matmul (`use_matmul`).
+`SameConv`: the cores' 5x5 stride-1 convolutions, by XLA, as im2col + matmul, or by Winograd's
+minimal filtering (winograd.py); `resolve_conv_impl` says which one 'auto' means here.
 """
+
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from gqn_jax.model import winograd
 
 
 def space_to_depth(x_BxHxWxC, patch):
@@ -44,53 +49,74 @@ def conv_params(module, kernel_size, in_features, features):
   return kernel, bias
 
 
+def add_bias(y, bias_float32, dtype):
+  """y + bias, returned in `dtype`, the sum taken in float32: a bias's gradient is the sum of
+  the output's cotangent over every position, which in bfloat16 loses most of its digits."""
+  return (y.astype(jnp.float32) + bias_float32).astype(dtype)
+
+
 class PatchConv(nn.Module):
   """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
   features: int
   patch: int
+  dtype: Any = jnp.float32  # computation (input, output); parameters stay float32
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
     kernel, bias = conv_params(self, p, cin, self.features)
-    patches = space_to_depth(x_BxHxWxC, p)  # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
-    return patches @ kernel.reshape(p * p * cin, self.features) + bias
+    # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
+    patches = space_to_depth(x_BxHxWxC.astype(self.dtype), p)
+    out = patches @ kernel.astype(self.dtype).reshape(p * p * cin, self.features)
+    return add_bias(out, bias, self.dtype)
 
 
 class PatchConvTranspose(nn.Module):
   """nn.ConvTranspose(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
   features: int
   patch: int
+  dtype: Any = jnp.float32  # computation (input, output); parameters stay float32
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
     kernel, bias = conv_params(self, p, cin, self.features)
+    x_BxHxWxC = x_BxHxWxC.astype(self.dtype)
     # Output pixel (p*i + a, p*j + b) is x[i, j] @ kernel[p-1-a, p-1-b] (lax.conv_transpose
     # without transpose_kernel applies the kernel flipped): one matmul to all p*p offsets.
-    flipped = kernel[::-1, ::-1]
+    flipped = kernel.astype(self.dtype)[::-1, ::-1]
     weights = flipped.transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
-    return depth_to_space(x_BxHxWxC @ weights, p) + bias
+    return add_bias(depth_to_space(x_BxHxWxC @ weights, p), bias, self.dtype)
 
 
-CONV_IMPLS = ("auto", "xla", "matmul")
+# 'winograd_MxM': F(MxM, kxk) Winograd (winograd.py). The tile size is part of the name because
+# it trades arithmetic for rounding: both stay within the bounds of tests/test_winograd.py.
+CONV_IMPLS = ("auto", "xla", "matmul", "winograd_2x2", "winograd_4x4")
+# What 'auto' means on the CPU backend: the fastest form measured there (docs/model.md).
+CPU_DEFAULT = "winograd_4x4"
 
 
-def use_matmul(conv_impl):
-  """Whether a stride-1 conv inside the cores should be written as im2col + matmul.
+def resolve_conv_impl(conv_impl):
+  """The concrete way ('xla', 'matmul' or 'winograd_MxM') a stride-1 core conv runs.
 
-  'auto' picks the matmul on the CPU backend only. XLA:CPU runs a convolution inside a
-  `lax.scan` body (and its gradient) on a slow generic path: one 5x5 gate conv at B=36,
-  forward + weight gradient over 2 scanned steps, did not finish in 5 minutes, where the same
-  work as im2col + matmul took 3.0 s and unrolled convs 2.6 s (benchmarks/bench_scan_conv.py).
-  Accelerators run convolutions natively and would pay the im2col copy in memory, so they keep
-  XLA's conv.
+  'auto' is CPU_DEFAULT on the CPU backend and 'xla' elsewhere. On CPU, XLA runs a convolution
+  inside a `lax.scan` body (and its gradient) on a slow generic path: one 5x5 gate conv at B=36,
+  forward + weight gradient over 2 scanned steps, did not finish in 5 minutes, where im2col +
+  matmul took 3.0 s (benchmarks/bench_scan_conv.py), and Winograd's batched matmul does a
+  quarter of the multiplies. GPUs and TPUs run convolutions natively and keep XLA's conv.
   """
   if conv_impl not in CONV_IMPLS:
     raise ValueError(f"conv_impl={conv_impl!r}; expected one of {CONV_IMPLS}")
   if conv_impl == "auto":
-    return jax.default_backend() == "cpu"
-  return conv_impl == "matmul"
+    return CPU_DEFAULT if jax.default_backend() == "cpu" else "xla"
+  return conv_impl
+
+
+def winograd_tile(conv_impl):
+  """The output tile side of a 'winograd_MxM' conv_impl, else None."""
+  if conv_impl.startswith("winograd_"):
+    return int(conv_impl.split("x")[-1])
+  return None
 
 
 def shifted_patches(x_BxHxWxC, kernel_size):
@@ -109,18 +135,57 @@ def shifted_patches(x_BxHxWxC, kernel_size):
 
 
 class SameConv(nn.Module):
-  """nn.Conv(features, (k, k), padding='SAME') with the same parameters, by XLA or by matmul."""
+  """nn.Conv(features, (k, k), padding='SAME') with the same parameters; `conv_impl` says how.
+
+  Called on an array, or on a list of pieces that it convolves as if concatenated along
+  channels (see same_conv_pieces).
+  """
   features: int
   kernel_size: int
   conv_impl: str = "auto"
+  dtype: Any = jnp.float32  # computation (inputs, output); parameters stay float32
 
   @nn.compact
-  def __call__(self, x_BxHxWxC):
-    k, cin = self.kernel_size, x_BxHxWxC.shape[-1]
-    kernel, bias = conv_params(self, k, cin, self.features)
-    if use_matmul(self.conv_impl):
-      out = shifted_patches(x_BxHxWxC, k) @ kernel.reshape(k * k * cin, self.features)
-    else:
-      out = jax.lax.conv_general_dilated(
-          x_BxHxWxC, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return out + bias
+  def __call__(self, x):
+    pieces = tuple(x) if isinstance(x, (list, tuple)) else (x,)
+    pieces = tuple(p if isinstance(p, winograd.Transformed) else p.astype(self.dtype)
+                   for p in pieces)
+    cin = sum(channels(p) for p in pieces)
+    kernel, bias = conv_params(self, self.kernel_size, cin, self.features)
+    out = same_conv_pieces(pieces, kernel.astype(self.dtype), self.conv_impl)
+    return add_bias(out, bias, self.dtype)
+
+
+def channels(piece):
+  """Channels of a conv input piece: an array [..., C] or a winograd.Transformed."""
+  return (piece.tiles if isinstance(piece, winograd.Transformed) else piece).shape[-1]
+
+
+def same_conv(x_BxHxWxC, kernel_kxkxCinxCout, conv_impl):
+  """'SAME' stride-1 convolution (no bias) the way `conv_impl` says."""
+  return same_conv_pieces((x_BxHxWxC,), kernel_kxkxCinxCout, conv_impl)
+
+
+def prepare_fixed_input(x_BxHxWxC, conv_impl, kernel_size, dtype=jnp.float32):
+  """An input that several convs of this size will read (the same at every core step), in the
+  compute dtype: under Winograd, transformed once here (winograd.Transformed)."""
+  x_BxHxWxC = x_BxHxWxC.astype(dtype)
+  tile = winograd_tile(resolve_conv_impl(conv_impl))
+  return x_BxHxWxC if tile is None else winograd.transform(x_BxHxWxC, tile, kernel_size)
+
+
+def same_conv_pieces(pieces, kernel_kxkxCinxCout, conv_impl):
+  """same_conv of the pieces concatenated along channels; pieces may come from
+  `prepare_fixed_input`, whose work is then not redone."""
+  impl = resolve_conv_impl(conv_impl)
+  k, _, cin, features = kernel_kxkxCinxCout.shape
+  tile = winograd_tile(impl)
+  if tile is not None and k > 1:
+    return winograd.conv_pieces(tuple(pieces), kernel_kxkxCinxCout, tile)
+  if any(isinstance(p, winograd.Transformed) for p in pieces):
+    raise ValueError(f"conv_impl={conv_impl!r} ({k}x{k}) cannot read Winograd-transformed input")
+  x_BxHxWxC = jnp.concatenate(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
+  if impl == "matmul" or k == 1:
+    return shifted_patches(x_BxHxWxC, k) @ kernel_kxkxCinxCout.reshape(k * k * cin, features)
+  return jax.lax.conv_general_dilated(
+      x_BxHxWxC, kernel_kxkxCinxCout, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))

@@ -18,7 +18,7 @@ checked against each other. Noise for step l is drawn from fold_in(key, l): the 
 either path.
 """
 
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -30,72 +30,77 @@ from gqn_jax.model import distributions
 from gqn_jax.model.config import GQNConfig
 
 QUERY_DOWN_CHANNELS = 48  # 4*4*3: enough channels to keep every pixel of a 4x4 patch
+CORE_KERNEL_SIZE = 5  # the ConvLSTM gates' kernels
 
 
 class CoreCarry(NamedTuple):
   generator: convlstm.LSTMState  # [B, h, w, H] each
-  canvas: jax.Array  # [B, S, S, canvas_channels]
+  canvas: jax.Array  # [B, S, S, canvas_channels], float32: the sum of L updates
   inference: convlstm.LSTMState  # [B, h, w, H] each
 
 
 def initial_carry(config: GQNConfig, batch_size):
   """All-zero states and canvas (Algorithm S2, lines 12-13)."""
   grid, size = config.grid_size, config.image_size
-  zero = lambda: convlstm.zero_state(batch_size, grid, grid, config.h_channels)
-  canvas = jnp.zeros((batch_size, size, size, config.canvas_channels))
+  zero = lambda: convlstm.zero_state(batch_size, grid, grid, config.h_channels, config.dtype)
+  canvas = jnp.zeros((batch_size, size, size, config.canvas_channels), jnp.float32)
   return CoreCarry(generator=zero(), canvas=canvas, inference=zero())
 
 
 class LatentHead(nn.Module):
-  """eta^pi / eta^q: a 5x5 conv of a hidden state to (mean, positive std) of z_l."""
+  """eta^pi / eta^q: a 5x5 conv of a hidden state to (mean, positive std) of z_l, float32."""
   z_channels: int
   conv_impl: str = "auto"
+  dtype: Any = jnp.float32  # compute dtype of the conv; the distribution is float32
 
   @nn.compact
   def __call__(self, hidden_BxhxwxH):
-    out = convs.SameConv(2 * self.z_channels, 5, self.conv_impl, name="conv")(
-        hidden_BxhxwxH)
-    return distributions.split_mean_std(out)
+    out = convs.SameConv(2 * self.z_channels, CORE_KERNEL_SIZE, self.conv_impl, self.dtype,
+                         name="conv")(hidden_BxhxwxH)
+    return distributions.split_mean_std(out.astype(jnp.float32))
 
 
 class CoreStep(nn.Module):
-  """One step of Algorithm S2 (query_down given) or S3 (query_down None). See module docstring."""
+  """One step of Algorithm S2 (query given) or S3 (query None). See module docstring.
+
+  viewpoint_r: [v^q, r] along channels and query: the downsampled x^q, both the same at every
+  step and so prepared once by `Cores` (convs.prepare_fixed_input).
+  """
   config: GQNConfig
 
   @nn.compact
-  def __call__(self, carry: CoreCarry, step_index, viewpoint_map, r_map, query_down, key):
+  def __call__(self, carry: CoreCarry, step_index, viewpoint_r, query, key):
     cfg = self.config
     # 1. The prior reads h^g_l, the state before z_l is consumed (Algorithm S2 line 15).
-    prior_mean, prior_std = LatentHead(cfg.z_channels, cfg.conv_impl, name="prior")(
+    prior_mean, prior_std = LatentHead(cfg.z_channels, cfg.conv_impl, cfg.dtype, name="prior")(
         carry.generator.hidden)
     self.sow("intermediates", "prior_mean", prior_mean)
     self.sow("intermediates", "prior_std", prior_std)
     # 2. z_l: from the posterior when the query image is given, else from the prior.
     noise_key = jax.random.fold_in(key, step_index)
     inference_state = carry.inference
-    if query_down is None:  # generation: z_l from the prior
+    if query is None:  # generation: z_l from the prior
       z = distributions.sample(noise_key, prior_mean, prior_std)
-      kl_B = jnp.zeros(z.shape[:1], z.dtype)
+      kl_B = jnp.zeros(z.shape[:1], jnp.float32)
     else:  # training: z_l from the posterior
-      canvas_down = convs.PatchConv(cfg.canvas_channels, 4, name="canvas_down")(
+      canvas_down = convs.PatchConv(cfg.canvas_channels, 4, cfg.dtype, name="canvas_down")(
           carry.canvas)  # [B, h, w, canvas_channels]
-      inference_inputs = jnp.concatenate(
-          [query_down, canvas_down, viewpoint_map, r_map, carry.generator.hidden], axis=-1)
+      # The kernel's input channels: [x^q, canvas, v^q, r, h^g], then h^e.
       inference_state = convlstm.ConvLSTMCell(
-          cfg.h_channels, conv_impl=cfg.conv_impl, name="inference")(
-              inference_state, inference_inputs)
-      post_mean, post_std = LatentHead(cfg.z_channels, cfg.conv_impl, name="posterior")(
+          cfg.h_channels, CORE_KERNEL_SIZE, cfg.conv_impl, cfg.dtype, name="inference")(
+              inference_state, [query, canvas_down, viewpoint_r, carry.generator.hidden])
+      post_mean, post_std = LatentHead(cfg.z_channels, cfg.conv_impl, cfg.dtype, name="posterior")(
           inference_state.hidden)
       z = distributions.sample(noise_key, post_mean, post_std)
       kl_B = jnp.sum(distributions.kl_gaussians(post_mean, post_std, prior_mean, prior_std),
                      axis=(1, 2, 3))
     self.sow("intermediates", "z", z)
-    # 3. Only now does the generator consume z_l.
+    # 3. Only now does the generator consume z_l. Its kernel's inputs: [v^q, r, z], then h^g.
     generator_state = convlstm.ConvLSTMCell(
-        cfg.h_channels, conv_impl=cfg.conv_impl, name="generator")(
-            carry.generator, jnp.concatenate([viewpoint_map, r_map, z], axis=-1))
-    canvas_update = convs.PatchConvTranspose(cfg.canvas_channels, 4, name="canvas_up")(
-        generator_state.hidden)
+        cfg.h_channels, CORE_KERNEL_SIZE, cfg.conv_impl, cfg.dtype, name="generator")(
+            carry.generator, [viewpoint_r, z])
+    canvas_update = convs.PatchConvTranspose(cfg.canvas_channels, 4, cfg.dtype,
+                                             name="canvas_up")(generator_state.hidden)
     new_carry = CoreCarry(generator=generator_state, canvas=carry.canvas + canvas_update,
                           inference=inference_state)
     return new_carry, kl_B
@@ -111,7 +116,7 @@ def _scanned_steps(config: GQNConfig):
   else:  # parameters stacked on a leading axis of length L
     scan_options = dict(variable_axes={"params": 0, "intermediates": 0},
                         split_rngs={"params": True, "sample": True})
-  return nn.scan(step, in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast, nn.broadcast),
+  return nn.scan(step, in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast),
                  length=config.num_layers, **scan_options)
 
 
@@ -124,19 +129,24 @@ class Cores(nn.Module):
 
   def __call__(self, carry: CoreCarry, viewpoint_map, r_map, query_down: Optional[jax.Array],
                key):
+    # v^q, r and x^q are the same at every step: under Winograd their input transform is done
+    # here once instead of in each of the L steps, and only once kept for the backward pass.
+    prepare = lambda x: convs.prepare_fixed_input(x, self.config.conv_impl, CORE_KERNEL_SIZE,
+                                                  self.config.dtype)
+    viewpoint_r = prepare(jnp.concatenate([viewpoint_map, r_map], axis=-1))
+    query = None if query_down is None else prepare(query_down)
     step_indices = jnp.arange(self.config.num_layers)
     if self.config.scan or self.is_initializing():
-      return self.steps(carry, step_indices, viewpoint_map, r_map, query_down, key)
-    return self._unrolled(carry, viewpoint_map, r_map, query_down, key)
+      return self.steps(carry, step_indices, viewpoint_r, query, key)
+    return self._unrolled(carry, viewpoint_r, query, key)
 
-  def _unrolled(self, carry, viewpoint_map, r_map, query_down, key):
+  def _unrolled(self, carry, viewpoint_r, query, key):
     """A Python loop over the scanned parameter layout: slice l of each stacked leaf."""
     stacked = self.variables["params"]["steps"]
     step = CoreStep(self.config, parent=None)
     kls = []
     for l in range(self.config.num_layers):
       params_l = stacked if self.config.shared_cores else jax.tree.map(lambda p: p[l], stacked)
-      carry, kl_B = step.apply({"params": params_l}, carry, l, viewpoint_map, r_map, query_down,
-                               key)
+      carry, kl_B = step.apply({"params": params_l}, carry, l, viewpoint_r, query, key)
       kls.append(kl_B)
     return carry, jnp.stack(kls)  # [L, B]

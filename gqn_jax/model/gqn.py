@@ -71,10 +71,10 @@ class GQN(nn.Module):
   def setup(self):
     cfg = self.config
     self.representation_net = representation.make_representation_net(
-        cfg.representation, cfg.r_channels)
-    self.query_down = convs.PatchConv(cores.QUERY_DOWN_CHANNELS, 4)
+        cfg.representation, cfg.r_channels, cfg.conv_impl, cfg.dtype)
+    self.query_down = convs.PatchConv(cores.QUERY_DOWN_CHANNELS, 4, cfg.dtype)
     self.cores = cores.Cores(cfg)
-    self.image_head = nn.Conv(3, (1, 1))  # eta^g
+    self.image_head = nn.Conv(3, (1, 1))  # eta^g, float32 like the canvas it reads
 
   def __call__(self, batch, sigma):
     missing = [k for k in BATCH_KEYS if k not in batch]

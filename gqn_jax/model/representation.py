@@ -10,6 +10,9 @@ Every conv is followed by a ReLU. `aggregate` sums the per-view codes of a scene
 (mask True) context views, so a scene with no context gets r = 0.
 """
 
+import functools
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -24,60 +27,73 @@ def broadcast_viewpoint(viewpoint_Nx7, height, width):
                           (viewpoint_Nx7.shape[0], height, width, viewpoint_Nx7.shape[-1]))
 
 
-def _conv(features, kernel, stride, name):
+def _conv(features, kernel, stride, name, conv_impl, dtype):
+  """nn.Conv(features, kernel, stride, 'SAME') with its parameters, the fastest way we have."""
   if stride > 1:  # every strided conv here has kernel == stride: non-overlapping patches
     assert kernel == stride, (kernel, stride)
-    return convs.PatchConv(features, stride, name=name)
-  return nn.Conv(features, (kernel, kernel), padding="SAME", name=name)
+    return convs.PatchConv(features, stride, dtype, name=name)
+  return convs.SameConv(features, kernel, conv_impl, dtype, name=name)
 
 
 class Tower(nn.Module):
   """Figure S1 'tower': two residual stages, viewpoint injected between them."""
   r_channels: int = 256
+  conv_impl: str = "auto"  # how the 3x3 convs run (convs.resolve_conv_impl)
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   @nn.compact
   def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
     r, half = self.r_channels, self.r_channels // 2
-    x = nn.relu(_conv(r, 2, 2, "conv1")(frames_NxSxSx3))  # [N, S/2, S/2, R]
-    skip = nn.relu(_conv(r, 2, 2, "conv2")(x))  # [N, S/4, S/4, R]
-    x = nn.relu(_conv(half, 3, 1, "conv3")(x))
-    x = nn.relu(_conv(r, 2, 2, "conv4")(x)) + skip  # [N, S/4, S/4, R]
-    x = jnp.concatenate([x, broadcast_viewpoint(viewpoint_Nx7, *x.shape[1:3])], axis=-1)
-    skip = nn.relu(_conv(r, 3, 1, "conv5")(x))
-    x = nn.relu(_conv(half, 3, 1, "conv6")(x))
-    x = nn.relu(_conv(r, 3, 1, "conv7")(x)) + skip
-    return nn.relu(_conv(r, 1, 1, "conv8")(x))  # [N, S/4, S/4, R]
+    conv = functools.partial(_conv, conv_impl=self.conv_impl, dtype=self.dtype)
+    x = nn.relu(conv(r, 2, 2, "conv1")(frames_NxSxSx3))  # [N, S/2, S/2, R]
+    skip = nn.relu(conv(r, 2, 2, "conv2")(x))  # [N, S/4, S/4, R]
+    x = nn.relu(conv(half, 3, 1, "conv3")(x))
+    x = nn.relu(conv(r, 2, 2, "conv4")(x)) + skip  # [N, S/4, S/4, R]
+    viewpoint = broadcast_viewpoint(viewpoint_Nx7, *x.shape[1:3]).astype(x.dtype)
+    x = jnp.concatenate([x, viewpoint], axis=-1)
+    skip = nn.relu(conv(r, 3, 1, "conv5")(x))
+    x = nn.relu(conv(half, 3, 1, "conv6")(x))
+    x = nn.relu(conv(r, 3, 1, "conv7")(x)) + skip
+    return nn.relu(conv(r, 1, 1, "conv8")(x))  # [N, S/4, S/4, R]
 
 
 class Pool(nn.Module):
   """Figure S1 'pool': the tower, then the mean over space."""
   r_channels: int = 256
+  conv_impl: str = "auto"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
-    tower_NxhxwxR = Tower(self.r_channels, name="tower")(frames_NxSxSx3, viewpoint_Nx7)
+    tower = Tower(self.r_channels, self.conv_impl, self.dtype, name="tower")
+    tower_NxhxwxR = tower(frames_NxSxSx3, viewpoint_Nx7)
     return jnp.mean(tower_NxhxwxR, axis=(1, 2), keepdims=True)  # [N, 1, 1, R]
 
 
 class Pyramid(nn.Module):
   """Figure S1 'pyramid': viewpoint at the input, three stride-2 convs, one S/8 x S/8 conv."""
   r_channels: int = 256
+  conv_impl: str = "auto"  # unused: every conv here is strided; kept so the three nets agree
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, frames_NxSxSx3, viewpoint_Nx7):
     size = frames_NxSxSx3.shape[1]
     x = jnp.concatenate([frames_NxSxSx3, broadcast_viewpoint(viewpoint_Nx7, size, size)], axis=-1)
-    x = nn.relu(_conv(self.r_channels // 8, 2, 2, "conv1")(x))  # [N, S/2, S/2, R/8]
-    x = nn.relu(_conv(self.r_channels // 4, 2, 2, "conv2")(x))  # [N, S/4, S/4, R/4]
-    x = nn.relu(_conv(self.r_channels // 2, 2, 2, "conv3")(x))  # [N, S/8, S/8, R/2]
-    return nn.relu(_conv(self.r_channels, size // 8, size // 8, "conv4")(x))  # [N, 1, 1, R]
+    x = x.astype(self.dtype)
+    conv = functools.partial(_conv, conv_impl=self.conv_impl, dtype=self.dtype)
+    x = nn.relu(conv(self.r_channels // 8, 2, 2, "conv1")(x))  # [N, S/2, S/2, R/8]
+    x = nn.relu(conv(self.r_channels // 4, 2, 2, "conv2")(x))  # [N, S/4, S/4, R/4]
+    x = nn.relu(conv(self.r_channels // 2, 2, 2, "conv3")(x))  # [N, S/8, S/8, R/2]
+    return nn.relu(conv(self.r_channels, size // 8, size // 8, "conv4")(x))  # [N, 1, 1, R]
 
 
-def make_representation_net(kind, r_channels, name="representation"):
+def make_representation_net(kind, r_channels, conv_impl="auto", dtype=jnp.float32,
+                            name="representation"):
   nets = {"tower": Tower, "pool": Pool, "pyramid": Pyramid}
   if kind not in nets:
     raise ValueError(f"unknown representation {kind!r}; expected one of {REPRESENTATIONS}")
-  return nets[kind](r_channels=r_channels, name=name)
+  return nets[kind](r_channels=r_channels, conv_impl=conv_impl, dtype=dtype, name=name)
 
 
 def aggregate(codes_BxKxhxwxR, mask_BxK):
@@ -86,4 +102,5 @@ def aggregate(codes_BxKxhxwxR, mask_BxK):
   `where`, not a multiply by the mask: a masked-out slot holding inf or NaN must not leak in.
   """
   keep = mask_BxK[:, :, None, None, None]
-  return jnp.sum(jnp.where(keep, codes_BxKxhxwxR, 0.0), axis=1)  # [B, h, w, R]
+  codes = jnp.where(keep, codes_BxKxhxwxR, 0.0).astype(jnp.float32)  # summed in float32
+  return jnp.sum(codes, axis=1)  # [B, h, w, R]

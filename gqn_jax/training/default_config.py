@@ -67,6 +67,9 @@ def paper_config(dataset_name, image_size, max_context):
   # For fixed-length jobs and benchmarks/cpu_demo.py; a restart continues from the checkpoint.
   config.train.time_limit_s = 0
   config.train.num_image_examples = 4  # scenes drawn in the TensorBoard image grids
+  # Run each step's representation network only on the context slots in use, compiling a few
+  # slot counts (training/context_trim.py); False: one compile over all max_context slots.
+  config.train.trim_context = True
   return config
 
 

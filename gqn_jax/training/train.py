@@ -34,6 +34,7 @@ from gqn_jax.model import gqn
 from gqn_jax.training import checkpointing
 from gqn_jax.training import config_checks
 from gqn_jax.training import configs
+from gqn_jax.training import context_trim
 from gqn_jax.training import data_source
 from gqn_jax.training import distributed
 from gqn_jax.training import metrics as gqn_metrics
@@ -145,8 +146,8 @@ def make_state_check(config, model, parallelism):
   The update's own check covers the loss before it; a huge but finite update can still give
   parameters whose next loss is NaN. So before a state is saved, its loss on the batch that
   produced it (with that update's sigma and key, so that only the parameters are judged), its
-  parameters and Adam's moments must all be finite (every element: a norm could overflow on large finite values). One forward
-  pass, paid once per checkpoint.
+  parameters and Adam's moments must all be finite (every element: a norm could overflow on
+  large finite values). One forward pass, paid once per checkpoint.
   """
   sigma_fn = schedules.sigma_schedule(config.train)
 
@@ -383,6 +384,15 @@ class _TrainLoop:
         eval_dataset=eval_dataset, num_batches=config.train.eval_batches,
         key=eval_key(config.seed), parallelism=parallelism, config=config)
     self.reader = None
+    # Every host must cut its batch alike, and only one host knows its own M: trim on one.
+    self.context_sizes = (context_trim.context_sizes(config.data.max_context)
+                          if config.train.trim_context and jax.process_count() == 1 else None)
+
+  def next_batch(self):
+    host_batch = _to_numpy(next(self.train_iterator))
+    if self.context_sizes:
+      host_batch = context_trim.trim(host_batch, self.context_sizes)
+    return distributed.make_global_batch(host_batch, self.parallelism.batch)
 
   def run(self, params, opt_state, start_step, workdir):
     train = self.config.train
@@ -393,8 +403,7 @@ class _TrainLoop:
                               functools.partial(_describe_latest_checkpoint, self.manager))
     deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
     for step in range(start_step, train.num_steps):
-      batch = distributed.make_global_batch(_to_numpy(next(self.train_iterator)),
-                                            self.parallelism.batch)
+      batch = self.next_batch()
       params, opt_state, metrics = self.train_step(params, opt_state, batch, jnp.int32(step),
                                                    self.step_key)
       done = step + 1
