@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from gqn_jax.model import convs
+from gqn_jax.model import config as config_module
 from gqn_jax.model.config import GQNConfig
 from gqn_jax.model.gqn import GQN
 
@@ -53,7 +54,7 @@ def parse_args():
   parser.add_argument("--no_scan", action="store_true", help="unrolled Python loop of cores")
   parser.add_argument("--conv_impl", choices=convs.CONV_IMPLS,
                       help="how the cores' 5x5 convs run (GQNConfig.conv_impl)")
-  parser.add_argument("--compute_dtype", choices=["float32", "bfloat16"])
+  parser.add_argument("--compute_dtype", choices=config_module.COMPUTE_DTYPES)
   parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up")
   parser.add_argument("--matmul_size", type=int,
                       help="side of the reference matmul (default 4096 on CPU, 8192 elsewhere)")

@@ -162,11 +162,6 @@ def channels(piece):
   return (piece.tiles if isinstance(piece, winograd.Transformed) else piece).shape[-1]
 
 
-def same_conv(x_BxHxWxC, kernel_kxkxCinxCout, conv_impl):
-  """'SAME' stride-1 convolution (no bias) the way `conv_impl` says."""
-  return same_conv_pieces((x_BxHxWxC,), kernel_kxkxCinxCout, conv_impl)
-
-
 def prepare_fixed_input(x_BxHxWxC, conv_impl, kernel_size, dtype=jnp.float32):
   """An input that several convs of this size will read (the same at every core step), in the
   compute dtype: under Winograd, transformed once here (winograd.Transformed)."""
@@ -176,8 +171,8 @@ def prepare_fixed_input(x_BxHxWxC, conv_impl, kernel_size, dtype=jnp.float32):
 
 
 def same_conv_pieces(pieces, kernel_kxkxCinxCout, conv_impl):
-  """same_conv of the pieces concatenated along channels; pieces may come from
-  `prepare_fixed_input`, whose work is then not redone."""
+  """'SAME' stride-1 convolution (no bias), the way `conv_impl` says, of the pieces concatenated
+  along channels; pieces may come from `prepare_fixed_input`, whose work is then not redone."""
   impl = resolve_conv_impl(conv_impl)
   k, _, cin, features = kernel_kxkxCinxCout.shape
   tile = winograd_tile(impl)

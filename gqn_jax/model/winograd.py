@@ -137,10 +137,16 @@ def transform_output(m_NNxBTTxO, tile, kernel_size, batch, num_tiles_h, num_tile
   return out.reshape(batch, num_tiles_h * tile, num_tiles_w * tile, -1)
 
 
+def _num_tiles(x_BxHxWxC, tile):
+  """(tiles down, tiles across) that cover x's output, the last ones possibly cropped."""
+  _, h, w, _ = x_BxHxWxC.shape
+  return -(-h // tile), -(-w // tile)
+
+
 def _pad(x_BxHxWxC, tile, kernel_size):
   """'SAME' padding, plus enough at the bottom and right for whole tiles and block shifts."""
   _, h, w, _ = x_BxHxWxC.shape
-  num_tiles_h, num_tiles_w = -(-h // tile), -(-w // tile)
+  num_tiles_h, num_tiles_w = _num_tiles(x_BxHxWxC, tile)
   pad, extra = kernel_size // 2, (-(-(tile + kernel_size - 1) // tile) - 1) * tile  # see _windows
   return jnp.pad(x_BxHxWxC, ((0, 0), (pad, extra + num_tiles_h * tile - h - pad),
                              (pad, extra + num_tiles_w * tile - w - pad), (0, 0)))
@@ -161,9 +167,8 @@ class Transformed:
 
 def transform(x_BxHxWxC, tile, kernel_size):
   """Pads and transforms x once, for use as a piece of several `conv_pieces` calls."""
-  _, h, w, _ = x_BxHxWxC.shape
   tiles = transform_input(_pad(x_BxHxWxC, tile, kernel_size), tile, kernel_size,
-                          -(-h // tile), -(-w // tile))
+                          *_num_tiles(x_BxHxWxC, tile))
   return Transformed(tiles, tile, kernel_size)
 
 
@@ -224,9 +229,10 @@ def conv_pieces(pieces, kernel_rxrxCinxCout, tile):
       raise ValueError(f"a piece transformed for F({piece.tile}x{piece.tile}, "
                        f"{piece.kernel_size}x{piece.kernel_size}) cannot feed "
                        f"F({tile}x{tile}, {r}x{r})")
-  b, h, w, _ = next(p for p in pieces if not isinstance(p, Transformed)).shape
+  raw = next(p for p in pieces if not isinstance(p, Transformed))
+  b, h, w, _ = raw.shape
   products = _transformed_products(tuple(pieces), kernel_rxrxCinxCout, tile)
-  out = transform_output(products, tile, r, b, -(-h // tile), -(-w // tile))
+  out = transform_output(products, tile, r, b, *_num_tiles(raw, tile))
   return out[:, :h, :w, :].astype(kernel_rxrxCinxCout.dtype)
 
 
