@@ -1,27 +1,43 @@
-"""Does it learn 3D scenes? Train for a fixed time, then score held-out scenes against baselines.
+"""Does it learn 3D scenes? Train one arm for a fixed number of steps, then score held-out scenes.
 
-  python benchmarks/learning.py --config=configs/shepard_metzler.py:7_parts,small --minutes=60 \
-      --out=docs/learning/shepard_metzler_7_parts
-  python benchmarks/learning.py --config=configs/rooms.py:small --minutes=60 \
-      --out=docs/learning/rooms_ring_camera
-  (add --set=model.image_mean=sigmoid, --set=train.lr_initial=2e-3, ... to try other settings)
+One arm of a screen (every arm of a screen the same --steps and --seed; only --set differs):
 
-Trains on the config's data (procedural scenes unless DeepMind's files are present) for
---minutes of wall clock (compile included; resumes when --workdir already holds a run), then
+  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
+      --steps=3000 --out=docs/learning/screens/base
+  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
+      --steps=3000 --set=train.lr_initial=5e-4 --set=train.lr_final=5e-5 \
+      --out=docs/learning/screens/lr_5e-4
+  python benchmarks/learning.py run ... --seed=1 --out=.../base_seed1   (the noise between runs)
+
+and the whole screen, as one plot of held-out PSNR against steps and against minutes and a
+markdown table (gains over the first arm, the baseline):
+
+  python benchmarks/learning.py compare --out=docs/learning/screens/screen.png \
+      docs/learning/screens/base docs/learning/screens/base_seed1 docs/learning/screens/lr_5e-4
+
+`run` trains the config's data (procedural scenes unless DeepMind's files are present) for --steps
+updates; the learning rate anneals over exactly those steps unless --set says otherwise
+(train.lr_anneal_steps), so that a run of any length ends at its final rate. --seed sets
+config.seed: the initialisation, the order of the training data and the training noise. The test
+scenes, their query views and context views and the evaluation's prior samples do not depend on
+it: every arm is scored on the same 100 held-out scenes (gqn_jax.trained.evaluate, seed 0). It
 writes into --out:
   evaluation.json / .png  held-out test scenes, per number of context views M = 0..K: ELBO, PSNR of
-                          the predicted mean image, PSNR over object pixels (those that differ from
-                          the background), and the context-free baselines on the same query views:
-                          the mean training image and the plain background (gqn_jax.trained.evaluate)
-  curve.png               test PSNR and -ELBO during training (from metrics.jsonl)
+                          the predicted mean image (--num_samples prior samples averaged), PSNR
+                          over object pixels, and the mean training image and background baselines
+  train/evaluation.json   the same on --num_scenes training scenes (the train/test gap)
+  curve.png               test PSNR of single prior samples and -ELBO during training
   grid.png, grid.gif      context views, target, prior samples and their mean; a fly-around
-  summary.json            the command, settings, steps, wall time, machine and the headline numbers
+  summary.json            command, settings, steps, minutes, machine, versions, git commit, the
+                          headline numbers and the curve (step, minutes, test PSNR)
+Resumes when the arm's --workdir (default /tmp/gqn_learning/<out name>) already holds a run.
 """
 
 import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -35,20 +51,36 @@ from gqn_jax.trained import render  # pylint: disable=wrong-import-position
 from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The held-out scenes of a stream run are the procedural test split's scenes, rendered without
+# the JPEG step; arms are scored on the procedural files so that all read the same pixels.
+SCORE_SOURCE = {"stream": "procedural", "procedural": "procedural", "auto": "auto",
+                "deepmind": "deepmind"}
+
 
 def parse_args(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", required=True, help="configs/<file>.py[:arg]")
-  parser.add_argument("--minutes", type=float, default=60.0, help="training wall-clock budget")
-  parser.add_argument("--workdir", default=None, help="default: /tmp/gqn_learning/<out name>")
-  parser.add_argument("--out", required=True, help="folder for the JSON and pictures")
-  parser.add_argument("--num_scenes", type=int, default=100, help="held-out scenes scored")
-  parser.add_argument("--num_samples", type=int, default=8,
-                      help="prior samples averaged into each prediction")
-  parser.add_argument("--skip_training", action="store_true",
-                      help="only score and draw the run already in --workdir")
-  parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="config override, e.g. model.image_mean=linear (repeatable)")
+  commands = parser.add_subparsers(dest="command", required=True)
+  run = commands.add_parser("run", help="train and score one arm")
+  run.add_argument("--config", required=True, help="configs/<file>.py[:arg]")
+  run.add_argument("--steps", type=int, default=None,
+                   help="training steps (default: the config's num_steps)")
+  run.add_argument("--minutes", type=float, default=0.0,
+                   help="also stop after this much wall clock (0: no limit); for long runs only, "
+                        "screens compare arms at equal steps")
+  run.add_argument("--seed", type=int, default=None, help="config.seed (default: the config's)")
+  run.add_argument("--workdir", default=None, help="default: /tmp/gqn_learning/<out name>")
+  run.add_argument("--out", required=True, help="folder for the JSON and pictures")
+  run.add_argument("--num_scenes", type=int, default=100, help="test (and train) scenes scored")
+  run.add_argument("--num_samples", type=int, default=8,
+                   help="prior samples averaged into each prediction")
+  run.add_argument("--skip_training", action="store_true",
+                   help="only score and draw the run already in --workdir")
+  run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. train.lr_initial=5e-4 (repeatable)")
+  compare = commands.add_parser("compare", help="plot and tabulate the arms of one screen")
+  compare.add_argument("--out", required=True, help="the PNG to write")
+  compare.add_argument("arms", nargs="+", help="--out folders of `run`; the first is the baseline")
   return parser.parse_args(argv)
 
 
@@ -65,63 +97,177 @@ def apply_overrides(config, overrides):
   return config
 
 
-def learning_curve(workdir, out_path):
-  """Test PSNR and -ELBO against the training step, from the run's metrics.jsonl."""
+def arm_config(args):
+  """The config of one arm: the preset, the step budget and seed, then the --set overrides."""
+  config = configs.load(args.config)
+  if args.steps is not None:
+    config.train.num_steps = args.steps
+    config.train.lr_anneal_steps = args.steps  # the schedule fits the planned run
+  if args.seed is not None:
+    config.seed = args.seed
+  config = apply_overrides(config, args.set)
+  config.train.time_limit_s = int(args.minutes * 60)
+  return config
+
+
+def read_rows(workdir):
+  text = (paths.resolve(workdir) / "metrics.jsonl").read_text()
+  return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def curve_rows(workdir, start_time):
+  """[(step, minutes since start_time or None, test PSNR of single prior samples, -ELBO)]."""
+  return [(row["step"],
+           None if start_time is None or "time" not in row else
+           round((row["time"] - start_time) / 60, 2), row["psnr"], row["loss"])
+          for row in read_rows(workdir) if row["split"] == "test"]
+
+
+def plot_curve(rows, out_path):
+  """Test PSNR and -ELBO against the training step for one run."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  rows = [json.loads(line) for line in
-          (paths.resolve(workdir) / "metrics.jsonl").read_text().splitlines()]
-  test = [row for row in rows if row["split"] == "test"]
   figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
-  left.plot([r["step"] for r in test], [r["psnr"] for r in test], marker="o")
+  left.plot([r[0] for r in rows], [r[2] for r in rows], marker="o")
   left.set_title("test PSNR of prior samples (dB)")
-  right.plot([r["step"] for r in test], [r["loss"] for r in test], marker="o")
+  right.plot([r[0] for r in rows], [r[3] for r in rows], marker="o")
   right.set_title("test -ELBO (nats per image)")
   for axis in (left, right):
     axis.set_xlabel("training step")
     axis.grid(alpha=0.3)
   figure.savefig(out_path, dpi=100)
   plt.close(figure)
-  return test
+
+
+def machine_description():
+  """CPU model, core count, load average, versions and git commit: what every number needs."""
+  import flax  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           cwd=REPO_DIR, check=True, capture_output=True, text=True).stdout
+    commit += "+changes" if dirty.strip() else ""
+  except (OSError, subprocess.CalledProcessError):
+    commit = None
+  return {"cpu": cpu, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg(),
+          "python": platform.python_version(), "jax": jax.__version__, "flax": flax.__version__,
+          "git_commit": commit}
+
+
+def headline(results):
+  """The K = max numbers against both baselines."""
+  base = results["baselines"]
+  return {
+      "psnr_db": results["psnr_db"][-1],
+      "minus_mean_image": results["psnr_db"][-1] - base["mean_image"]["psnr_db"],
+      "minus_0_context": results["psnr_db"][-1] - results["psnr_db"][0],
+      "object_minus_mean_image": (results["psnr_object_db"][-1]
+                                  - base["mean_image"]["psnr_object_db"]),
+  }
+
+
+def run_arm(args, argv):
+  logging.use_absl_handler()
+  logging.set_verbosity(logging.INFO)  # the training log lines, as python -m gqn_jax.main shows
+  config = arm_config(args)
+  workdir = args.workdir or os.path.join("/tmp/gqn_learning", os.path.basename(args.out))
+  os.makedirs(args.out, exist_ok=True)
+  machine = machine_description()
+  start_time = time.time()
+  if not args.skip_training:
+    train.train_and_evaluate(config, workdir)
+  train_seconds = time.time() - start_time
+  # Every arm is scored on the same held-out files and baselines, whatever it trained on; the
+  # training scenes scored are the ones the arm itself trained on.
+  score = dict(num_scenes=args.num_scenes, num_samples=args.num_samples, baselines=True)
+  results = evaluate.run(workdir, out=args.out, data_source_name=SCORE_SOURCE[config.data.source],
+                         **score)
+  train_results = evaluate.run(workdir, out=os.path.join(args.out, "train"), split="train",
+                               **score)
+  rows = curve_rows(workdir, None if args.skip_training else start_time)
+  plot_curve(rows, os.path.join(args.out, "curve.png"))
+  render.run(workdir, out=os.path.join(args.out, "grid.png"),
+             gif=os.path.join(args.out, "grid.gif"), num_scenes=4, num_samples=4, num_frames=24)
+  summary = {
+      "command": " ".join(["python", "benchmarks/learning.py", *argv]),
+      "config": args.config, "overrides": args.set, "seed": config.seed,
+      "steps": results["step"], "num_samples": args.num_samples, "num_scenes": args.num_scenes,
+      "train_wall_seconds": None if args.skip_training else round(train_seconds, 1),
+      "machine": machine,
+      "test": headline(results), "train": headline(train_results),
+      "psnr_db_by_context": results["psnr_db"],
+      "psnr_object_db_by_context": results["psnr_object_db"],
+      "train_psnr_db_by_context": train_results["psnr_db"],
+      "baselines": results["baselines"],
+      "curve_step_minutes_psnr_loss": rows,
+  }
+  with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
+    json.dump(summary, f, indent=2)
+  print(json.dumps({key: summary[key] for key in ("steps", "train_wall_seconds", "test", "train")},
+                   indent=2))
+
+
+def load_summary(arm_dir):
+  with open(os.path.join(arm_dir, "summary.json"), encoding="utf-8") as f:
+    return json.load(f)
+
+
+def compare_table(arms):
+  """Markdown rows: each arm's K = max numbers and its gain over the first arm."""
+  base = load_summary(arms[0])["test"]["psnr_db"]
+  lines = ["| arm | overrides | steps | minutes | K=max dB | - mean image | - 0 views | "
+           "object - mean image | train - mean image | gain over baseline |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+  for arm in arms:
+    s = load_summary(arm)
+    minutes = "-" if s["train_wall_seconds"] is None else f"{s['train_wall_seconds'] / 60:.1f}"
+    t = s["test"]
+    lines.append(
+        f"| {os.path.basename(arm.rstrip('/'))} | {' '.join(s['overrides']) or '-'} "
+        f"| {s['steps']} | {minutes} | {t['psnr_db']:.2f} | {t['minus_mean_image']:+.2f} "
+        f"| {t['minus_0_context']:+.2f} | {t['object_minus_mean_image']:+.2f} "
+        f"| {s['train']['minus_mean_image']:+.2f} | {t['psnr_db'] - base:+.2f} |")
+  return "\n".join(lines)
+
+
+def compare(args):
+  """One figure: held-out PSNR of single prior samples against steps and minutes, every arm."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  figure, (by_step, by_minute) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+  for arm in args.arms:
+    rows = load_summary(arm)["curve_step_minutes_psnr_loss"]
+    name = os.path.basename(arm.rstrip("/"))
+    line, = by_step.plot([r[0] for r in rows], [r[2] for r in rows], marker=".", label=name)
+    timed = [r for r in rows if r[1] is not None]
+    by_minute.plot([r[1] for r in timed], [r[2] for r in timed], marker=".", color=line.get_color())
+  by_step.set_xlabel("training step")
+  by_minute.set_xlabel("minutes")
+  for axis in (by_step, by_minute):
+    axis.set_ylabel("test PSNR, one prior sample (dB)")
+    axis.grid(alpha=0.3)
+  by_step.legend(fontsize=7)
+  figure.savefig(args.out, dpi=100)
+  plt.close(figure)
+  print(compare_table(args.arms))
 
 
 def main(argv):
   args = parse_args(argv)
-  logging.use_absl_handler()
-  logging.set_verbosity(logging.INFO)  # the training log lines, as python -m gqn_jax.main shows
-  config = apply_overrides(configs.load(args.config), args.set)
-  config.train.time_limit_s = int(args.minutes * 60)
-  workdir = args.workdir or os.path.join("/tmp/gqn_learning", os.path.basename(args.out))
-  os.makedirs(args.out, exist_ok=True)
-  start = time.perf_counter()
-  if not args.skip_training:
-    train.train_and_evaluate(config, workdir)
-  train_seconds = time.perf_counter() - start
-  results = evaluate.run(workdir, out=args.out, num_scenes=args.num_scenes,
-                         num_samples=args.num_samples, baselines=True)
-  test_rows = learning_curve(workdir, os.path.join(args.out, "curve.png"))
-  render.run(workdir, out=os.path.join(args.out, "grid.png"),
-             gif=os.path.join(args.out, "grid.gif"), num_scenes=4, num_samples=4, num_frames=24)
-  k = results["num_context"][-1]
-  summary = {
-      "command": " ".join([os.path.basename(sys.executable), "benchmarks/learning.py", *argv]),
-      "config": args.config, "overrides": args.set, "minutes": args.minutes,
-      "train_wall_seconds": None if args.skip_training else round(train_seconds, 1),
-      "steps": results["step"], "num_samples": args.num_samples,
-      "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-      "psnr_db_by_context": results["psnr_db"],
-      "psnr_object_db_by_context": results["psnr_object_db"],
-      "baselines": results["baselines"],
-      f"psnr_db_K{k}_minus_mean_image": results["psnr_db"][-1]
-      - results["baselines"]["mean_image"]["psnr_db"],
-      f"psnr_db_K{k}_minus_0_context": results["psnr_db"][-1] - results["psnr_db"][0],
-      "test_psnr_during_training": [(r["step"], r["psnr"]) for r in test_rows],
-  }
-  with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
-    json.dump(summary, f, indent=2)
-  print(json.dumps({key: summary[key] for key in summary if key != "test_psnr_during_training"},
-                   indent=2))
+  if args.command == "run":
+    run_arm(args, argv)
+  else:
+    compare(args)
 
 
 if __name__ == "__main__":

@@ -40,13 +40,14 @@ def default_workdir(config_path, config):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top
-  reader.import_tf()  # tf.data only reads files: TensorFlow is kept off the accelerators JAX uses
+  config = _CONFIG.value
+  if config.data.source != "stream":  # the scene stream needs no TensorFlow
+    from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top
+    reader.import_tf()  # tf.data only reads files: TensorFlow is kept off JAX's accelerators
   from gqn_jax.training import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
   from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
 
-  config = _CONFIG.value
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
   logging.info("workdir: %s\nconfig:\n%s", workdir, config)
   from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top

@@ -20,10 +20,10 @@ NUM_STEPS = 300
 CHECKPOINT_EVERY = 40
 
 
-def command(workdir, procedural_cache):
+def command(workdir, procedural_cache, source="procedural"):
   return [
       sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
-      "--config.data.source=procedural", f"--config.data.procedural_cache={procedural_cache}",
+      f"--config.data.source={source}", f"--config.data.procedural_cache={procedural_cache}",
       f"--config.train.num_steps={NUM_STEPS}", "--config.train.log_every=1",
       f"--config.train.checkpoint_every={CHECKPOINT_EVERY}", "--config.train.eval_every=100000",
       "--config.train.eval_at_start=False", "--report=false", f"--workdir={workdir}"]
@@ -39,11 +39,12 @@ def environment(tmp_path_factory):
   return env
 
 
-def start(workdir, procedural_cache, environment, repo_dir):
+def start(workdir, procedural_cache, environment, repo_dir, source="procedural"):
   """Starts the run; its log goes to a file (a pipe nobody reads would fill up and block it)."""
   log_path = os.path.join(os.path.dirname(workdir), f"{os.path.basename(workdir)}.{time.time_ns()}.log")
   with open(log_path, "w", encoding="utf-8") as log:
-    process = subprocess.Popen(command(workdir, procedural_cache), cwd=repo_dir, env=environment,
+    process = subprocess.Popen(command(workdir, procedural_cache, source), cwd=repo_dir,
+                               env=environment,
                                stdout=subprocess.DEVNULL, stderr=log, text=True)
   process.log_path = log_path
   return process
@@ -54,8 +55,8 @@ def log_of(process):
     return f.read()
 
 
-def finish(workdir, procedural_cache, environment, repo_dir):
-  result = subprocess.run(command(workdir, procedural_cache), cwd=repo_dir, env=environment,
+def finish(workdir, procedural_cache, environment, repo_dir, source="procedural"):
+  result = subprocess.run(command(workdir, procedural_cache, source), cwd=repo_dir, env=environment,
                           capture_output=True, text=True, check=False, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return result
@@ -93,18 +94,29 @@ def assert_same_losses(workdir, reference):
     assert [row[key] for row in rows] == [row[key] for row in reference], key
 
 
+# The files of the procedural cache (a tf.data iterator in the checkpoint) and the scene stream
+# (a counter in the checkpoint) must both resume exactly.
+SOURCES = ("procedural", "stream")
+_references = {}
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, procedural_cache, environment, repo_dir):
-  workdir = str(tmp_path_factory.mktemp("uninterrupted"))
-  finish(workdir, procedural_cache, environment, repo_dir)
-  return train_rows(workdir)
+  def of(source):
+    if source not in _references:
+      workdir = str(tmp_path_factory.mktemp(f"uninterrupted_{source}"))
+      finish(workdir, procedural_cache, environment, repo_dir, source)
+      _references[source] = train_rows(workdir)
+    return _references[source]
+  return of
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("signum,exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_polite_stop_keeps_the_step_in_flight(signum, exit_code, reference, tmp_path,
+def test_a_polite_stop_keeps_the_step_in_flight(signum, exit_code, source, reference, tmp_path,
                                                 procedural_cache, environment, repo_dir):
   workdir = str(tmp_path)
-  process = start(workdir, procedural_cache, environment, repo_dir)
+  process = start(workdir, procedural_cache, environment, repo_dir, source)
   wait_for_step(workdir, 5, process)
   process.send_signal(signum)
   process.wait(timeout=120)
@@ -116,8 +128,8 @@ def test_a_polite_stop_keeps_the_step_in_flight(signum, exit_code, reference, tm
   assert checkpoint_steps(workdir)[-1] == stopped_at
   assert (f"stopped by {signal.Signals(signum).name} after step {stopped_at}" in stderr
           and "Run the same command with the same --workdir to resume" in stderr)
-  finish(workdir, procedural_cache, environment, repo_dir)
-  assert_same_losses(workdir, reference)
+  finish(workdir, procedural_cache, environment, repo_dir, source)
+  assert_same_losses(workdir, reference(source))
 
 
 def test_a_second_ctrl_c_quits_at_once(tmp_path, procedural_cache, environment, repo_dir):
@@ -138,14 +150,15 @@ def test_a_second_ctrl_c_quits_at_once(tmp_path, procedural_cache, environment, 
   assert waited < 5.0, f"took {waited:.1f} s to quit after the second Ctrl-C"
 
 
-def test_random_kills_then_a_sigterm_resume_bit_for_bit(reference, tmp_path, procedural_cache,
-                                                        environment, repo_dir):
+@pytest.mark.parametrize("source", SOURCES)
+def test_random_kills_then_a_sigterm_resume_bit_for_bit(source, reference, tmp_path,
+                                                        procedural_cache, environment, repo_dir):
   """Chaos: SIGKILL at random moments (start-up, compile, steps, saves), then one SIGTERM."""
   workdir = str(tmp_path)
   chance = random.Random(os.environ.get("GQN_CHAOS_SEED", str(time.time_ns())))
   kills = []
   for _ in range(3):
-    process = start(workdir, procedural_cache, environment, repo_dir)
+    process = start(workdir, procedural_cache, environment, repo_dir, source)
     delay = chance.uniform(2.0, 12.0)
     try:
       process.wait(timeout=delay)
@@ -156,10 +169,10 @@ def test_random_kills_then_a_sigterm_resume_bit_for_bit(reference, tmp_path, pro
     if train_rows(workdir) and train_rows(workdir)[-1]["step"] == NUM_STEPS:
       break
   if not train_rows(workdir) or train_rows(workdir)[-1]["step"] < NUM_STEPS - 20:
-    process = start(workdir, procedural_cache, environment, repo_dir)
+    process = start(workdir, procedural_cache, environment, repo_dir, source)
     wait_for_step(workdir, (train_rows(workdir) or [{"step": 0}])[-1]["step"] + 5, process)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=120)
     assert process.returncode in (143, 0), (kills, log_of(process)[-3000:])
-  finish(workdir, procedural_cache, environment, repo_dir)
-  assert_same_losses(workdir, reference)
+  finish(workdir, procedural_cache, environment, repo_dir, source)
+  assert_same_losses(workdir, reference(source))

@@ -48,6 +48,9 @@ class GQNConfig:
   # the ELBO's terms (image mean, log-density, posterior and prior, KL). 'bfloat16' is for TPUs
   # and GPUs (docs/model.md); XLA:CPU computes it no faster than float32.
   compute_dtype: str = "float32"
+  # Camera positions are multiplied by this before they enter the networks (viewpoint.py), beside
+  # pixels in [0, 1] and unit-range angle features. 1.0: the raw positions, as in the paper.
+  position_scale: float = 1.0
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -70,6 +73,8 @@ class GQNConfig:
                        f"{COMPUTE_DTYPES}")
     if self.image_mean not in IMAGE_MEANS:
       raise ValueError(f"GQNConfig.image_mean={self.image_mean!r}; expected one of {IMAGE_MEANS}")
+    if not self.position_scale > 0:
+      raise ValueError(f"GQNConfig.position_scale={self.position_scale} must be positive")
     if self.r_channels % 2:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
 

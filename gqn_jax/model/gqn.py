@@ -97,7 +97,8 @@ class GQN(nn.Module):
     keep = context_mask.astype(bool)
     context_frames = jnp.where(keep[:, :, None, None, None], context_frames, 0.0)
     context_cameras = jnp.where(keep[:, :, None], context_cameras, 0.0)
-    viewpoints = encode_viewpoint(context_cameras).reshape(batch_size * num_slots, -1)
+    viewpoints = encode_viewpoint(context_cameras, self.config.position_scale)
+    viewpoints = viewpoints.reshape(batch_size * num_slots, -1)
     codes = self.representation_net(
         context_frames.reshape(batch_size * num_slots, size, size, 3), viewpoints)
     codes = codes.reshape(batch_size, num_slots, *codes.shape[1:])  # [B, K, h, w, R]
@@ -139,7 +140,8 @@ class GQN(nn.Module):
       raise ValueError(f"r has shape {tuple(r.shape)}; expected spatial size 1x1 or "
                        f"{grid}x{grid} for image_size {self.config.image_size}")
     _check_shape("query_camera", query_camera, (r.shape[0], 5))
-    viewpoint_map = representation.broadcast_viewpoint(encode_viewpoint(query_camera), grid, grid)
+    viewpoint_map = representation.broadcast_viewpoint(
+        encode_viewpoint(query_camera, self.config.position_scale), grid, grid)
     r_map = jnp.broadcast_to(r, (r.shape[0], grid, grid, r.shape[-1]))
     return viewpoint_map, r_map
 

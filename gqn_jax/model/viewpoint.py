@@ -12,13 +12,14 @@ RAW_POSE_SIZE = 5
 ENCODED_POSE_SIZE = 7
 
 
-def encode_viewpoint(cameras_Nx5):
-  """Raw poses [..., 5] (x, y, z, yaw, pitch) -> encoded poses [..., 7]."""
+def encode_viewpoint(cameras_Nx5, position_scale=1.0):
+  """Raw poses [..., 5] (x, y, z, yaw, pitch) -> encoded poses [..., 7], the position times
+  `position_scale` (GQNConfig.position_scale)."""
   if cameras_Nx5.shape[-1] != RAW_POSE_SIZE:
     raise ValueError(
         f"cameras must end in {RAW_POSE_SIZE} raw numbers (x, y, z, yaw, pitch); got shape "
         f"{tuple(cameras_Nx5.shape)}. Pass the raw poses, not already-encoded ones.")
-  position = cameras_Nx5[..., :3]
+  position = cameras_Nx5[..., :3] * position_scale
   yaw = cameras_Nx5[..., 3:4]
   pitch = cameras_Nx5[..., 4:5]
   return jnp.concatenate(

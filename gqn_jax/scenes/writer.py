@@ -30,6 +30,7 @@ GENERATOR_VERSION = 2  # bump whenever a seed would render a different scene
 JPEG_QUALITY = 95
 SCENES_PER_FILE = 500  # default shard size; several shards let tf.data interleave them
 _SPLIT_CODES = {"train": 0, "test": 1}
+STREAM_CODE = 2  # gqn_jax.scenes.stream's training scenes
 
 
 @functools.cache
@@ -44,10 +45,19 @@ def _tf():
 def scene_rng(name, split, index, seed):
   """The random generator of one scene, independent of every other (name, split, index)."""
   records.check_split(split)
+  return keyed_rng(name, seed, _SPLIT_CODES[split], index)
+
+
+def keyed_rng(name, seed, *keys):
+  """A generator seeded by (seed, dataset name, keys): disjoint streams for distinct keys.
+
+  The written splits use keys (split code, index); gqn_jax.scenes.stream uses (STREAM_CODE,
+  host, index), so streamed training scenes are never scenes of either written split.
+  """
   if not isinstance(seed, (int, np.integer)) or seed < 0:
     raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
   name_code = zlib.crc32(name.encode("utf-8"))
-  sequence = np.random.SeedSequence(int(seed), spawn_key=(name_code, _SPLIT_CODES[split], index))
+  sequence = np.random.SeedSequence(int(seed), spawn_key=(name_code, *map(int, keys)))
   return np.random.default_rng(sequence)
 
 

@@ -258,14 +258,20 @@ def plot(results, path):
 
 
 def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_samples=1, seed=0,
-        data_root=None, baselines=False):
-  """Loads the checkpoint and the test split, evaluates, writes JSON + PNG; returns the results.
+        data_root=None, baselines=False, split="test", data_source_name=None):
+  """Loads the checkpoint and a split (the held-out 'test' one unless told), evaluates, writes
+  JSON + PNG; returns the results.
 
   The files go to `out` (default: the workdir), a local folder or a bucket URL. With
   `baselines`, the mean training image and the background are scored too (`baseline_images`).
+  split='train' scores scenes the model was trained on: the gap to 'test' is over-fitting.
+  data_source_name replaces the run's config.data.source for scoring, e.g. 'procedural' to score
+  a stream run on the very files (and baselines) a procedural run is scored on.
   """
   trained = restore.load(workdir, step)
-  scenes = restore.iter_scenes(trained.config, "test", num_scenes, data_root)
+  if data_source_name is not None:
+    trained.config.data.source = data_source_name
+  scenes = restore.iter_scenes(trained.config, split, num_scenes, data_root)
   images = baseline_images(trained.config, data_root) if baselines else None
   results = evaluate_stream(
       trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,

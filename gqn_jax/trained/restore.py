@@ -289,6 +289,9 @@ def resize_frames(frames_NxHxWx3, image_size):
   frames = np.asarray(frames_NxHxWx3)
   lead = frames.shape[:-3]
   flat = frames.reshape(-1, *frames.shape[-3:])
+  if flat.shape[1] == image_size:  # no resize: the same conversion, without TensorFlow
+    converted = flat.astype(np.float32) / 255.0 if flat.dtype == np.uint8 else flat
+    return np.asarray(converted, np.float32).reshape(*lead, image_size, image_size, 3)
   converted = np.asarray(pipeline.to_float(reader.import_tf(), image_size, flat))
   return converted.reshape(*lead, image_size, image_size, 3)
 
@@ -303,6 +306,9 @@ def iter_scenes(config, split, num_scenes=None, data_root=None):
   data_config = ml_collections.ConfigDict(config.data.to_dict())
   if data_root is not None:
     data_config.root = data_root
+  if data_config.source == "stream":
+    yield from _iter_rendered_scenes(config, split, num_scenes)
+    return
   dataset_files = data_source.resolve(data_config, splits=(split,))
   count = 0
   for scene in reader.read_scenes(dataset_files, split,
@@ -315,6 +321,21 @@ def iter_scenes(config, split, num_scenes=None, data_root=None):
   if count == 0:
     raise ValueError(
         f"the {split} split of {data_config.name} under {dataset_files.root} holds no scenes")
+
+
+def _iter_rendered_scenes(config, split, num_scenes):
+  """A stream run's scenes (gqn_jax.scenes.stream): its held-out test scenes, or its first
+  training scenes (`num_scenes` of them, default procedural_num_test), without TensorFlow."""
+  from gqn_jax.scenes import stream  # pylint: disable=g-import-not-at-top
+  data = config.data
+  count = data.procedural_num_test if num_scenes is None else num_scenes
+  if split == "test":
+    count = min(count, data.procedural_num_test)
+    frames, cameras = stream.test_scenes(data.name, data.procedural_num_test, data.image_size)
+  else:
+    frames, cameras = stream.training_scenes(data.name, config.seed, count, data.image_size)
+  for frames_SxHxWx3, cameras_Sx5 in zip(frames[:count], cameras[:count]):
+    yield resize_frames(frames_SxHxWx3, data.image_size), np.asarray(cameras_Sx5, np.float32)
 
 
 def iter_test_scenes(config, num_scenes=None, data_root=None):

@@ -5,7 +5,8 @@ A step directory under `<workdir>/checkpoints/` is a Composite with items
   opt_state  StandardSave of the optax state (its step count drives nothing: schedules use the
              checkpoint's step),
   config     JsonSave of config.to_dict(),
-  data       the tf.data iterator, one tf.train.Checkpoint file per process (see below).
+  data       the input's position, one file per process: a tf.data iterator's tf.train.Checkpoint,
+             or a scene stream's counter as JSON (gqn_jax.scenes.stream).
 Orbax writes a step into a temporary directory and renames it when every item is complete, so a
 crash during a save leaves the previous step as the latest usable one.
 
@@ -16,6 +17,7 @@ random-op seeds included), so a resumed run sees exactly the batches an uninterr
 """
 
 import dataclasses
+import json
 
 import jax
 import orbax.checkpoint as ocp
@@ -29,26 +31,41 @@ CONFIG = "config"
 DATA = "data"
 
 
-class TfIteratorHandler(ocp.CheckpointHandler):
-  """Saves and restores tf.data iterators with tf.train.Checkpoint, one prefix per process.
+class InputStateHandler(ocp.CheckpointHandler):
+  """Saves and restores the input iterator's position, one prefix per process.
 
-  tf.data state is host-local (each process reads its own shards), so every process writes its own
-  `process_<i>` prefix into the item directory; Orbax has already created that directory on
-  every process.
+  Input state is host-local (each process reads its own shards or renders its own scenes), so
+  every process writes its own `process_<i>` prefix into the item directory; Orbax has already
+  created that directory on every process. A tf.data iterator is saved with tf.train.Checkpoint;
+  an iterator with get_state/set_state (a scene stream) as `process_<i>.json`, without
+  TensorFlow.
   """
 
   def save(self, directory, args):
+    if hasattr(args.iterator, "get_state"):
+      path = paths.resolve(_process_prefix(directory) + ".json")
+      path.write_text(json.dumps(args.iterator.get_state()))
+      return
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.train.Checkpoint(iterator=args.iterator).write(_process_prefix(directory))
 
   def restore(self, directory, args):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     prefix = _process_prefix(directory)
+    if hasattr(args.iterator, "set_state"):
+      path = paths.resolve(prefix + ".json")
+      if not path.exists():
+        raise FileNotFoundError(
+            f"no scene-stream position for process {jax.process_index()} at {path}; was this "
+            "checkpoint written with another config.data.source or number of processes? Resume "
+            "with the same source and process count, or start a fresh workdir.")
+      args.iterator.set_state(json.loads(path.read_text()))
+      return args.iterator
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if not tf.io.gfile.exists(prefix + ".index"):
       raise FileNotFoundError(
           f"no input-iterator state for process {jax.process_index()} at {prefix}; was this "
-          "checkpoint written with a different number of processes? Restart with the same "
-          "process count, or start a fresh workdir.")
+          "checkpoint written with a different number of processes or config.data.source? "
+          "Restart with the same process count and source, or start a fresh workdir.")
     tf.train.Checkpoint(iterator=args.iterator).read(prefix).assert_consumed()
     return args.iterator
 
@@ -57,15 +74,15 @@ def _process_prefix(directory):
   return str(paths.resolve(directory) / f"process_{jax.process_index()}")
 
 
-@ocp.args.register_with_handler(TfIteratorHandler, for_save=True)
+@ocp.args.register_with_handler(InputStateHandler, for_save=True)
 @dataclasses.dataclass
-class TfIteratorSave(ocp.args.CheckpointArgs):
+class InputStateSave(ocp.args.CheckpointArgs):
   iterator: object
 
 
-@ocp.args.register_with_handler(TfIteratorHandler, for_restore=True)
+@ocp.args.register_with_handler(InputStateHandler, for_restore=True)
 @dataclasses.dataclass
-class TfIteratorRestore(ocp.args.CheckpointArgs):
+class InputStateRestore(ocp.args.CheckpointArgs):
   iterator: object  # restored in place and returned
 
 
@@ -87,7 +104,7 @@ def _item_handlers():
   """Every item's handler, given up front: Orbax can then read any item's metadata, and does not
   warn about the items a caller leaves unread (opt_state and data, for inference)."""
   return {PARAMS: ocp.StandardCheckpointHandler(), OPT_STATE: ocp.StandardCheckpointHandler(),
-          CONFIG: ocp.JsonCheckpointHandler(), DATA: TfIteratorHandler()}
+          CONFIG: ocp.JsonCheckpointHandler(), DATA: InputStateHandler()}
 
 
 def save(manager, step, params, opt_state, config, train_iterator):
@@ -96,7 +113,7 @@ def save(manager, step, params, opt_state, config, train_iterator):
       PARAMS: ocp.args.StandardSave(params),
       OPT_STATE: ocp.args.StandardSave(opt_state),
       CONFIG: ocp.args.JsonSave(config.to_dict()),
-      DATA: TfIteratorSave(train_iterator),
+      DATA: InputStateSave(train_iterator),
   }))
 
 
@@ -108,7 +125,7 @@ def restore(manager, step, abstract_params, abstract_opt_state, train_iterator):
   restored = manager.restore(step, args=ocp.args.Composite(**{
       PARAMS: ocp.args.StandardRestore(abstract_params),
       OPT_STATE: ocp.args.StandardRestore(abstract_opt_state),
-      DATA: TfIteratorRestore(train_iterator),
+      DATA: InputStateRestore(train_iterator),
   }))
   return restored[PARAMS], restored[OPT_STATE]
 

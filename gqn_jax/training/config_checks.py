@@ -32,6 +32,9 @@ def check_config(config, device_count):
   _check_int("config.train.num_steps", config.train.num_steps, minimum=0)
   for key in _POSITIVE_INTS:
     _check_int(f"config.train.{key}", config.train[key], minimum=1)
+  fraction = config.train.get("copy_query_fraction", 0.0)
+  if not (isinstance(fraction, numbers.Real) and 0.0 <= fraction <= 1.0):
+    raise ValueError(f"config.train.copy_query_fraction must be in [0, 1]; got {fraction!r}")
   configs.model_config(config)  # GQNConfig checks every value of config.model
   if config.train.batch_size % device_count:
     raise ValueError(

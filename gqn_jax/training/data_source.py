@@ -8,21 +8,27 @@ config.data.source:
                 input pipeline reads both.
   'auto'        DeepMind's files when both splits are present under config.data.root, otherwise
                 the procedural data, with a loud warning saying so and how to switch.
+  'stream'      render fresh procedural training scenes in the training process at every step
+                (gqn_jax.scenes.stream): no epochs, no files, no TensorFlow. The held-out scenes
+                are the procedural test split's, rendered once in memory.
 
 `resolve(config.data)` makes that choice once and returns the dataset found on disk
-(gqn_jax.data.reader.DatasetFiles); training and evaluation read everything from it. It lives
+(gqn_jax.data.reader.DatasetFiles); training and evaluation read everything from it.
+`make_inputs` builds a run's training and evaluation batches from either. It lives
 with training, not in data/, because it renders procedural scenes (gqn_jax.scenes), which
 themselves write through data/.
 """
 
+import dataclasses
 import os
+from typing import Any, Iterable
 
 from absl import logging
 
 from gqn_jax.data import reader
 from gqn_jax.data import records
 
-SOURCES = ("auto", "deepmind", "procedural")
+SOURCES = ("auto", "deepmind", "procedural", "stream")
 _PROCEDURAL_SEED = 0  # the scenes do not depend on config.seed, so seeds share one cache
 
 
@@ -50,6 +56,9 @@ def resolve(data_config, splits=records.SPLITS):
   """
   source, name = data_config.source, data_config.name
   check_source(source)
+  if source == "stream":
+    raise ValueError("config.data.source='stream' has no files to resolve; use make_inputs, or "
+                     "gqn_jax.scenes.stream for its held-out scenes")
   if source in ("auto", "deepmind"):
     found = _find_deepmind(data_config, splits)
     if found is not None:
@@ -74,3 +83,48 @@ def resolve(data_config, splits=records.SPLITS):
       name, data_config.procedural_cache, data_config.procedural_num_train,
       data_config.procedural_num_test, seed=_PROCEDURAL_SEED, frame_size=data_config.image_size)
   return reader.find_dataset(name, root, splits)
+
+
+@dataclasses.dataclass
+class Inputs:
+  """A run's input: endless training batches, the evaluation batches, and where they come from.
+
+  `train` yields host batches of numpy arrays (or tensors numpy can read) and is what checkpoints
+  save the position of: a tf.data iterator, or a stream with get_state/set_state. Iterating
+  `test` starts a fresh pass over the same held-out batches.
+  """
+  train: Any
+  test: Iterable
+  source: str
+  root: str
+
+  def close(self):
+    """Stops the stream's rendering thread; a tf.data iterator needs nothing."""
+    close = getattr(self.train, "close", None)
+    if close is not None:
+      close()
+
+
+def make_inputs(config, host_batch_size, process_index=0, process_count=1):
+  """The Inputs of a training run (creating them checks max_context against the data)."""
+  data = config.data
+  if data.source == "stream":
+    from gqn_jax.scenes import stream  # pylint: disable=g-import-not-at-top
+    common = dict(batch_size=host_batch_size, max_context=data.max_context,
+                  image_size=data.image_size, seed=config.seed)
+    return Inputs(
+        train=stream.SceneStream(data.name, process_index=process_index, **common),
+        test=stream.TestBatches(data.name, num_scenes=data.procedural_num_test, **common),
+        source="stream", root="(rendered in this process)")
+  from gqn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  dataset_files = resolve(data)
+  common = dict(batch_size=host_batch_size, max_context=data.max_context,
+                image_size=data.image_size, seed=config.seed, process_index=process_index,
+                process_count=process_count, skip_bad_records=data.skip_bad_records)
+  train_dataset = pipeline.create_dataset(
+      dataset_files, split="train", shuffle=True, repeat=True,
+      shuffle_buffer_size=data.shuffle_buffer_size, **common)
+  test_dataset = pipeline.create_dataset(
+      dataset_files, split="test", shuffle=False, repeat=True, **common)
+  return Inputs(train=iter(train_dataset), test=test_dataset, source=dataset_files.source,
+                root=str(dataset_files.root))

@@ -70,6 +70,9 @@ def paper_config(dataset_name, image_size, max_context):
   # Run each step's representation network only on the context slots in use, compiling a few
   # slot counts (training/context_trim.py); False: one compile over all max_context slots.
   config.train.trim_context = True
+  # A departure from Algorithm S1 (training/query_copy.py): this fraction of training queries
+  # are copies of a context view. 0: the paper's training.
+  config.train.copy_query_fraction = 0.0
   return config
 
 
@@ -93,7 +96,7 @@ def apply_small(config):
   config.train.num_steps = 3000
   config.train.lr_initial = 1e-3
   config.train.lr_final = 1e-4
-  config.train.lr_anneal_steps = 20_000
+  config.train.lr_anneal_steps = config.train.num_steps  # the rate reaches lr_final at the end
   config.train.sigma_anneal_steps = 1_000
   config.train.log_every = 50
   config.train.checkpoint_every = 200

@@ -11,12 +11,14 @@ here: the training loop does the device-to-host copy, one step late.
 
 import json
 import math
+import time
 
 from absl import logging
 import jax.numpy as jnp
 import numpy as np
 
 from gqn_jax import paths
+from gqn_jax.data import reader
 
 _MIN_MSE = 1e-10  # PSNR of a perfect prediction: 100 dB instead of infinity
 
@@ -97,27 +99,36 @@ class MetricWriter:
     self._summary = None
     if not enabled:
       return
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     workdir = paths.resolve(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    self._tf = tf
     self._jsonl = JsonLines(workdir / "metrics.jsonl", resume_step)
+    try:  # TensorBoard's event files are written with TensorFlow, which may be absent
+      tf = reader.import_tf()
+    except ImportError:
+      logging.info("TensorFlow is not installed: metrics go to %s only, no TensorBoard events",
+                   workdir / "metrics.jsonl")
+      self._tf = None
+      return
+    self._tf = tf
     self._summary = tf.summary.create_file_writer(str(workdir / "tensorboard"))
 
   def write_scalars(self, step, split, scalars):
-    """One JSON line {'step', 'split', **scalars} and TensorBoard scalars named '<split>/<key>'."""
+    """One JSON line {'step', 'split', 'time', **scalars} and TensorBoard scalars named
+    '<split>/<key>'. 'time' is the wall clock (Unix seconds): learning per minute is read from it."""
     if not self._enabled:
       return
-    record = {"step": int(step), "split": split}
+    record = {"step": int(step), "split": split, "time": round(time.time(), 3)}
     record.update({key: _json_number(value) for key, value in scalars.items()})
     self._jsonl.append(record)
+    if self._summary is None:
+      return
     with self._summary.as_default(step=int(step)):
       for key, value in scalars.items():
         self._tf.summary.scalar(f"{split}/{key}", float(value))
 
   def write_images(self, step, split, images):
     """TensorBoard images: `images` maps a name to one picture [H, W, 3] with values in [0, 1]."""
-    if not self._enabled:
+    if not self._enabled or self._summary is None:
       return
     with self._summary.as_default(step=int(step)):
       for key, picture in images.items():
@@ -127,12 +138,14 @@ class MetricWriter:
   def flush(self):
     if self._enabled:
       self._jsonl.flush()
-      self._summary.flush()
+      if self._summary is not None:
+        self._summary.flush()
 
   def close(self):
     if self._enabled:
       self._jsonl.flush()
-      self._summary.close()
+      if self._summary is not None:
+        self._summary.close()
       self._enabled = False
 
 

@@ -29,7 +29,6 @@ import optax
 
 from gqn_jax import images
 from gqn_jax import paths
-from gqn_jax.data import pipeline
 from gqn_jax.model import gqn
 from gqn_jax.training import checkpointing
 from gqn_jax.training import config_checks
@@ -39,6 +38,7 @@ from gqn_jax.training import data_source
 from gqn_jax.training import distributed
 from gqn_jax.training import metrics as gqn_metrics
 from gqn_jax.training import preemption
+from gqn_jax.training import query_copy
 from gqn_jax.training import schedules
 
 DATA_AXIS = "data"
@@ -237,20 +237,6 @@ def _to_numpy(tf_batch):
   return {name: np.asarray(value) for name, value in tf_batch.items()}
 
 
-def _make_datasets(config, dataset_files, host_batch_size):
-  """(train, test) tf.data datasets; creating them checks max_context against the data."""
-  common = dict(batch_size=host_batch_size, max_context=config.data.max_context,
-                image_size=config.data.image_size, seed=config.seed,
-                process_index=jax.process_index(), process_count=jax.process_count(),
-                skip_bad_records=config.data.skip_bad_records)
-  train_dataset = pipeline.create_dataset(
-      dataset_files, split="train", shuffle=True, repeat=True,
-      shuffle_buffer_size=config.data.shuffle_buffer_size, **common)
-  eval_dataset = pipeline.create_dataset(
-      dataset_files, split="test", shuffle=False, repeat=True, **common)
-  return train_dataset, eval_dataset
-
-
 class _StepReader:
   """Reads a step's metrics back one step late, checks them and logs every log_every steps."""
 
@@ -326,16 +312,16 @@ def train_and_evaluate(config, workdir):
 
 def _set_up_and_train(config, workdir, parallelism, stop_signals):
   host_batch_size = distributed.host_batch_size(config.train.batch_size)
-  dataset_files = data_source.resolve(config.data)
-  train_dataset, eval_dataset = _make_datasets(config, dataset_files, host_batch_size)
+  inputs = data_source.make_inputs(config, host_batch_size, jax.process_index(),
+                                   jax.process_count())
   logging.info("data: %s (%s) under %s; %d devices on %d processes, %d scenes per host per step",
-               config.data.name, dataset_files.source, dataset_files.root, jax.device_count(),
+               config.data.name, inputs.source, inputs.root, jax.device_count(),
                jax.process_count(), host_batch_size)
 
   model = configs.build_model(config)
   optimizer = build_optimizer(config.train)
   params, opt_state = init_train_state(config, model, optimizer, parallelism)
-  train_iterator = iter(train_dataset)
+  train_iterator, eval_dataset = inputs.train, inputs.test
 
   workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
@@ -355,6 +341,7 @@ def _set_up_and_train(config, workdir, parallelism, stop_signals):
                       eval_dataset, stop_signals)
     return loop.run(params, opt_state, start_step, workdir)
   finally:
+    inputs.close()
     manager.wait_until_finished()  # the last good checkpoint lands even when training failed
     manager.close()
     if writer is not None:
@@ -388,8 +375,10 @@ class _TrainLoop:
     self.context_sizes = (context_trim.context_sizes(config.data.max_context)
                           if config.train.trim_context and jax.process_count() == 1 else None)
 
-  def next_batch(self):
+  def next_batch(self, step):
     host_batch = _to_numpy(next(self.train_iterator))
+    host_batch = query_copy.copy_queries(
+        host_batch, self.config.train.get("copy_query_fraction", 0.0), self.config.seed, step)
     if self.context_sizes:
       host_batch = context_trim.trim(host_batch, self.context_sizes)
     return distributed.make_global_batch(host_batch, self.parallelism.batch)
@@ -403,7 +392,7 @@ class _TrainLoop:
                               functools.partial(_describe_latest_checkpoint, self.manager))
     deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
     for step in range(start_step, train.num_steps):
-      batch = self.next_batch()
+      batch = self.next_batch(step)
       params, opt_state, metrics = self.train_step(params, opt_state, batch, jnp.int32(step),
                                                    self.step_key)
       done = step + 1

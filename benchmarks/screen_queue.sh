@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the arms of a learning screen one at a time, in file order, each once.
+#
+#   bash benchmarks/screen_queue.sh QUEUE_FILE OUT_ROOT
+#
+# QUEUE_FILE: one arm per line, "NAME ARGS...", ARGS passed to `benchmarks/learning.py run` after
+# the --out=OUT_ROOT/NAME it adds (blank lines and lines starting with # are skipped). The file is
+# read again after every arm, so arms may be appended while the queue runs; an arm whose
+# OUT_ROOT/NAME/summary.json exists is done and skipped, so a stopped queue restarts where it was.
+# Each arm's console goes to OUT_ROOT/NAME.log.
+set -uo pipefail
+queue_file=$1
+out_root=$2
+mkdir -p "$out_root"
+while true; do
+  next=""
+  while read -r name args; do
+    [[ -z "$name" || "$name" == \#* ]] && continue
+    if [[ ! -f "$out_root/$name/summary.json" ]]; then next="$name $args"; break; fi
+  done < "$queue_file"
+  [[ -z "$next" ]] && break
+  read -r name args <<< "$next"
+  echo "$(date -u +%FT%TZ) start $name: $args"
+  # shellcheck disable=SC2086  # ARGS are words on purpose
+  python benchmarks/learning.py run --out="$out_root/$name" $args > "$out_root/$name.log" 2>&1
+  status=$?
+  echo "$(date -u +%FT%TZ) end $name: exit $status"
+  if [[ $status -ne 0 ]]; then
+    mkdir -p "$out_root/$name" && echo "{\"failed\": $status}" > "$out_root/$name/summary.json"
+  fi
+done
