@@ -4,7 +4,9 @@
 #   bash benchmarks/screen_queue.sh QUEUE_FILE OUT_ROOT
 #
 # QUEUE_FILE: one arm per line, "NAME ARGS...", ARGS passed to `benchmarks/learning.py run` after
-# the --out=OUT_ROOT/NAME it adds (blank lines and lines starting with # are skipped). The file is
+# the --out=OUT_ROOT/NAME it adds, or "NAME bash: COMMAND" for any other job that must have the
+# machine to itself (a benchmark); its stdout goes to OUT_ROOT/NAME/stdout.txt. Blank lines and
+# lines starting with # are skipped. The file is
 # read again after every arm, so arms may be appended while the queue runs; an arm whose
 # OUT_ROOT/NAME/summary.json exists is done and skipped, so a stopped queue restarts where it was.
 # Each arm's console goes to OUT_ROOT/NAME.log.
@@ -21,9 +23,16 @@ while true; do
   [[ -z "$next" ]] && break
   read -r name args <<< "$next"
   echo "$(date -u +%FT%TZ) start $name: $args"
-  # shellcheck disable=SC2086  # ARGS are words on purpose
-  python benchmarks/learning.py run --out="$out_root/$name" $args > "$out_root/$name.log" 2>&1
-  status=$?
+  if [[ "$args" == bash:* ]]; then
+    mkdir -p "$out_root/$name"
+    bash -c "${args#bash:}" > "$out_root/$name/stdout.txt" 2> "$out_root/$name.log"
+    status=$?
+    [[ $status -eq 0 ]] && echo '{"command": "done"}' > "$out_root/$name/summary.json"
+  else
+    # shellcheck disable=SC2086  # ARGS are words on purpose
+    python benchmarks/learning.py run --out="$out_root/$name" $args > "$out_root/$name.log" 2>&1
+    status=$?
+  fi
   echo "$(date -u +%FT%TZ) end $name: exit $status"
   if [[ $status -ne 0 ]]; then
     mkdir -p "$out_root/$name" && echo "{\"failed\": $status}" > "$out_root/$name/summary.json"
