@@ -7,6 +7,7 @@ evaluation.png; the metrics are described in gqn_jax.trained.evaluate, which doe
 from absl import app
 from absl import flags
 
+from gqn_jax import console
 from gqn_jax.trained import evaluate
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -24,6 +25,7 @@ _BASELINES = flags.DEFINE_bool(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  console.quiet_libraries()
   results = evaluate.run(_WORKDIR.value, _OUT.value, _STEP.value, _NUM_SCENES.value,
                          _BATCH_SIZE.value, _NUM_SAMPLES.value, _SEED.value, _DATA_ROOT.value,
                          _BASELINES.value)

@@ -7,6 +7,7 @@ pretrained/); gqn_jax.trained.export does the work and says what is kept.
 from absl import app
 from absl import flags
 
+from gqn_jax import console
 from gqn_jax.trained import export
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -19,6 +20,7 @@ _DTYPE = flags.DEFINE_enum("dtype", "float16", ["float16", "bfloat16", "float32"
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  console.quiet_libraries()
   print(export.export(_WORKDIR.value, _OUT.value, _STEP.value, _DTYPE.value))
 
 

@@ -16,6 +16,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from gqn_jax import console
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small.",
     lock_config=True)
@@ -40,6 +42,7 @@ def default_workdir(config_path, config):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  console.quiet_libraries()
   config = _CONFIG.value
   if config.data.source != "stream":  # the scene stream needs no TensorFlow
     from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top
@@ -49,7 +52,8 @@ def main(argv):
   from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
 
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
-  logging.info("workdir: %s\nconfig:\n%s", workdir, config)
+  logging.info("workdir: %s (the whole config goes to %s)", workdir,
+               os.path.join(workdir, "config.json"))
   from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top
   try:
     train.train_and_evaluate(config, workdir)

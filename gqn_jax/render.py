@@ -7,6 +7,7 @@ are described in gqn_jax.trained.render, which does the work.
 from absl import app
 from absl import flags
 
+from gqn_jax import console
 from gqn_jax.trained import render
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -25,6 +26,7 @@ _DATA_ROOT = flags.DEFINE_string("data_root", None, "Override config.data.root."
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  console.quiet_libraries()
   png, gif = render.run(_WORKDIR.value, _OUT.value, _GIF.value, _STEP.value, _NUM_SCENES.value,
                         _NUM_CONTEXT.value, _NUM_SAMPLES.value, _NUM_FRAMES.value, _SCALE.value,
                         _SEED.value, _DATA_ROOT.value)

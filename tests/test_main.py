@@ -2,18 +2,23 @@
 pictures, written into the workdir, their paths in the log."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 
+from gqn_jax import console
+
 
 def test_a_finished_run_writes_its_evaluation_and_pictures(tmp_path, procedural_cache, repo_dir):
   workdir = tmp_path / "run"
+  environment = {k: v for k, v in os.environ.items() if k != console.LIBRARY_LOGS_ENV}
   result = subprocess.run(
       [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
-       "--config.data.source=procedural", f"--config.data.procedural_cache={procedural_cache}",
+       f"--config.data.root={tmp_path / 'no_deepmind_data'}",  # source 'auto': the banner
+       f"--config.data.procedural_cache={procedural_cache}",
        "--config.train.num_steps=2", "--report_scenes=3", f"--workdir={workdir}"],
-      capture_output=True, text=True, check=False, cwd=repo_dir, timeout=600)
+      capture_output=True, text=True, check=False, cwd=repo_dir, timeout=600, env=environment)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(workdir / "evaluation.json", encoding="utf-8") as f:
     evaluation = json.load(f)
@@ -23,3 +28,21 @@ def test_a_finished_run_writes_its_evaluation_and_pictures(tmp_path, procedural_
     assert os.path.getsize(workdir / name) > 0, name
   assert f"wrote {workdir}/evaluation.json" in result.stderr
   assert "mean training image" in result.stderr
+  # The console: the project's own lines, the data banner once, no library chatter.
+  assert "step 2/2" in result.stderr
+  assert result.stderr.count("NO DEEPMIND DATA") == 1
+  for chatter in ("CheckpointManager", "checkpoint_manager.py", "Unable to initialize backend",
+                  "oneDNN"):
+    assert chatter not in result.stderr, chatter
+
+
+def _record(level, pathname):
+  return logging.LogRecord("absl", level, pathname, 1, "message", None, None)
+
+
+def test_library_info_lines_are_dropped_and_warnings_kept():
+  keep = console.OwnLinesFilter().filter
+  library = "/site-packages/orbax/checkpoint/checkpoint_manager.py"
+  assert not keep(_record(logging.INFO, library))
+  assert keep(_record(logging.WARNING, library))
+  assert keep(_record(logging.INFO, os.path.join(os.path.dirname(console.__file__), "main.py")))

@@ -12,9 +12,13 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import os
+import sys
+import tempfile
 
 import numpy as np
 
+from gqn_jax import console
 from gqn_jax.data import records
 
 PROCEDURAL_SPEC_FILENAME = "gqn_jax_procedural.json"
@@ -31,7 +35,7 @@ class NoShardFilesError(DataError):
 
 def import_tf():
   """TensorFlow with GPUs and TPUs hidden from it (input work belongs on the host CPU)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf = _import_tf_quietly()
   for device_type in ("GPU", "TPU"):
     try:
       tf.config.set_visible_devices([], device_type)
@@ -39,6 +43,29 @@ def import_tf():
       # RuntimeError: TF's devices are already initialised (then they were hidden by the first
       # call, or there are none); ValueError: this TF build knows no such device type.
       pass
+  return tf
+
+
+def _import_tf_quietly():
+  """`import tensorflow`, its C++ start-up lines (oneDNN, CPU features: they ignore
+  TF_CPP_MIN_LOG_LEVEL) held back unless GQN_JAX_LIBRARY_LOGS=1; shown if the import fails."""
+  if "tensorflow" in sys.modules or os.environ.get(console.LIBRARY_LOGS_ENV) == "1":
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    return tf
+  sys.stderr.flush()
+  saved_fd = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    except BaseException:
+      os.dup2(saved_fd, 2)
+      captured.seek(0)
+      sys.stderr.write(captured.read().decode("utf-8", "replace"))
+      raise
+    finally:
+      os.dup2(saved_fd, 2)
+      os.close(saved_fd)
   return tf
 
 

@@ -30,6 +30,7 @@ from gqn_jax.data import records
 
 SOURCES = ("auto", "deepmind", "procedural", "stream")
 _PROCEDURAL_SEED = 0  # the scenes do not depend on config.seed, so seeds share one cache
+_WARNED = set()  # (dataset, root) pairs whose 'no DeepMind data' banner has been shown
 
 
 def check_source(source):
@@ -70,7 +71,8 @@ def resolve(data_config, splits=records.SPLITS):
         f"config.data.source='deepmind' but {split_dir} and/or its test split hold no "
         f"'<i>-of-<n>.tfrecord' files: {reader.fetch_hint(name, data_config.root)}. Or use "
         "--config.data.source=procedural.")
-  if source == "auto":
+  if source == "auto" and (name, data_config.root) not in _WARNED:
+    _WARNED.add((name, data_config.root))  # once per process: evaluation and rendering resolve too
     logging.warning(
         "\n%s\nNO DEEPMIND DATA for %r under config.data.root=%s: training on PROCEDURAL scenes "
         "rendered by gqn_jax.scenes into %s instead.\nTo train on the real data, %s, and "
