@@ -70,3 +70,27 @@ def test_jsonl_on_an_object_store_is_written_once_per_flush(tmp_path, monkeypatc
   lines.flush()  # nothing new: nothing written
   assert len(writes) == 1
   assert read_steps(path) == list(range(1, 101))
+
+
+def test_a_torn_last_line_is_dropped_with_a_warning(tmp_path, caplog):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 1, "split": "train"}\n{"step": 2, "split": "train"}\n{"step": 3, "sp')
+  lines = metrics.JsonLines(path, resume_step=10)
+  lines.append({"step": 3, "split": "train"})
+  assert read_steps(path) == [1, 2, 3]
+  assert "dropped its last line" in caplog.text
+
+
+def test_a_complete_last_line_without_its_newline_is_kept_apart_from_the_next(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 1, "split": "train"}\n{"step": 2, "split": "train"}')
+  lines = metrics.JsonLines(path, resume_step=10)
+  lines.append({"step": 3, "split": "train"})
+  assert read_steps(path) == [1, 2, 3]
+
+
+def test_a_damaged_line_in_the_middle_is_an_error_naming_it(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 1, "split": "train"}\n{"ste\n{"step": 3, "split": "train"}\n')
+  with pytest.raises(ValueError, match="metrics.jsonl, line 2"):
+    metrics.JsonLines(path, resume_step=10)

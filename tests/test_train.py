@@ -106,13 +106,16 @@ def test_resumed_losses_equal_an_uninterrupted_run(runs):
       runs["straight"], "test")[-1]["loss"]
 
 
-def test_half_written_checkpoint_is_ignored(runs):
+def test_half_written_checkpoint_is_ignored_and_cleaned_up(runs):
   manager = checkpointing.create_manager(runs["resumed"], max_to_keep=3)
   try:
     assert manager.latest_step() == 4
     assert 3 not in manager.all_steps()
   finally:
     manager.close()
+  leftovers = [name for name in os.listdir(os.path.join(runs["resumed"], "checkpoints"))
+               if "tmp" in name]
+  assert not leftovers, leftovers
 
 
 def test_finished_run_resumes_to_evaluation_only(runs, tiny_config, tmp_path):

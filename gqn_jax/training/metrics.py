@@ -68,10 +68,10 @@ class JsonLines:
     self._is_url = paths.is_url(self._path)
     self._pending = []
     text = self._path.read_text() if self._path.exists() else ""
-    kept = [line for line in text.splitlines(keepends=True)
-            if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+    kept = [line for line in _complete_lines(self._path, text)
+            if json.loads(line).get("step", 0) <= resume_step]
     self._text = "".join(kept)  # what the file holds (kept in memory for object stores only)
-    if len(kept) != len(text.splitlines()):
+    if "".join(kept) != text:  # records dropped, or a torn last line to cut off
       self._path.write_text(self._text)
     if not self._is_url:
       self._text = None
@@ -89,6 +89,27 @@ class JsonLines:
       self._text += "".join(self._pending)
       self._pending = []
       self._path.write_text(self._text)
+
+
+def _complete_lines(path, text):
+  """The file's records as lines, without a torn last line (a kill or a full disk mid-write),
+  which is dropped with a warning; any other unreadable line is an error naming it."""
+  lines = [line if line.endswith("\n") else line + "\n"
+           for line in text.splitlines(keepends=True) if line.strip()]
+  good = []
+  for number, line in enumerate(lines, start=1):
+    try:
+      json.loads(line)
+    except json.JSONDecodeError as error:
+      if number == len(lines):
+        logging.warning("%s: dropped its last line, %d characters cut off mid-write (%s)", path,
+                        len(line.rstrip()), error)
+        break
+      raise ValueError(
+          f"{path}, line {number}, is not a JSON record ({error}): the file is damaged. Move it "
+          "away (the run then starts a new one) or delete that line.") from None
+    good.append(line)
+  return good
 
 
 class MetricWriter:
