@@ -8,6 +8,7 @@ its latest checkpoint. SIGTERM or Ctrl-C checkpoints the step in flight and exit
 (a second Ctrl-C quits at once); 0 means the run reached num_steps.
 """
 
+import hashlib
 import os
 import sys
 
@@ -26,6 +27,10 @@ _REPORT = flags.DEFINE_bool(
     "background baselines and draw novel views: <workdir>/evaluation.json/.png and "
     "render.png/.gif (one process runs, so on a pod the main process does it).")
 _REPORT_SCENES = flags.DEFINE_integer("report_scenes", 100, "Test scenes the report scores.")
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Resume a workdir's run even though the config differs from "
+    "the one it was started with (beyond num_steps and the log, eval and checkpoint intervals); "
+    "every start is recorded in <workdir>/config_history.jsonl.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None,
     "Directory for checkpoints, metrics.jsonl, TensorBoard events and config.json; defaults to "
@@ -33,9 +38,19 @@ _WORKDIR = flags.DEFINE_string(
 
 
 def default_workdir(config_path, config):
-  """/tmp/gqn_jax/<dataset>[_<arg>]: distinct configs do not resume each other's checkpoints."""
+  """/tmp/gqn_jax/<dataset>[_<arg>][_<hash of the overrides>]: distinct configs do not resume
+  each other's checkpoints. The hash covers the --config.x=y overrides that change anything but
+  how long to run and how often to log or save, so changing the learning rate on the command
+  line starts a new run, while --config.train.num_steps=N continues the same one."""
   _, _, arg = (config_path or "").partition(":")
   suffix = "_" + arg.replace(",", "_") if arg else ""
+  from gqn_jax.training import configs  # pylint: disable=g-import-not-at-top
+  from gqn_jax.training import run_guard  # pylint: disable=g-import-not-at-top
+  changes = run_guard.config_changes(configs.load(config_path).to_dict(), config.to_dict())
+  overrides = sorted(f"{key}={new!r}" for key, (_, new) in changes.items()
+                     if key not in run_guard.RESUMABLE_CHANGES)
+  if overrides:
+    suffix += "_" + hashlib.sha1("\n".join(overrides).encode("utf-8")).hexdigest()[:8]
   return os.path.join("/tmp/gqn_jax", f"{config.data.name}{suffix}")
 
 
@@ -56,7 +71,7 @@ def main(argv):
                os.path.join(workdir, "config.json"))
   from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top
   try:
-    train.train_and_evaluate(config, workdir)
+    train.train_and_evaluate(config, workdir, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
   except preemption.RunStopped as stopped:
     logging.info("%s", stopped)
     sys.exit(stopped.exit_code)  # 143 after SIGTERM, 130 after Ctrl-C: 0 means finished

@@ -16,6 +16,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from gqn_jax.trained import restore
 from gqn_jax.training import checkpointing
+from gqn_jax.training import run_guard
 from gqn_jax.training import train
 
 
@@ -171,10 +172,56 @@ def test_resuming_with_another_model_size_names_the_config_keys(runs, tiny_confi
   shutil.copytree(runs["straight"], workdir)
   config = tiny_config(num_steps=6)
   config.model.h_channels = 2 * config.model.h_channels
-  with pytest.raises(ValueError, match=(
+  with pytest.raises(run_guard.ConfigChangedError, match=(
+      r"config.model.h_channels=8 in the run, 16 now.*--allow_config_change")):
+    train.train_and_evaluate(config, workdir)
+  with pytest.raises(ValueError, match=(  # allowed, but the parameters cannot be restored
       r"another model size: model.h_channels=8 in the checkpoint but 16 now.*--config.model."
       r"h_channels=.*new --workdir")):
+    train.train_and_evaluate(config, workdir, allow_config_change=True)
+
+
+def test_resuming_with_another_learning_rate_or_dataset_is_refused_naming_the_keys(
+    runs, tiny_config, tmp_path, monkeypatch):
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(runs["straight"], workdir)
+  monkeypatch.setattr(train.data_source, "make_inputs",
+                      lambda *args: pytest.fail("data touched before the config was checked"))
+  config = tiny_config(num_steps=6)
+  config.train.lr_initial = 1e-2
+  config.data.name = "shepard_metzler_7_parts"
+  with pytest.raises(run_guard.ConfigChangedError) as error:
     train.train_and_evaluate(config, workdir)
+  message = str(error.value)
+  assert "config.train.lr_initial=0.0005 in the run, 0.01 now" in message
+  assert "config.data.name='rooms_ring_camera' in the run, 'shepard_metzler_7_parts' now" in message
+  assert "--allow_config_change" in message and "num_steps" not in message
+
+
+def test_an_allowed_change_resumes_and_every_start_is_in_the_history(runs, tiny_config,
+                                                                      tmp_path):
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(runs["resumed"], workdir)
+  config = tiny_config(num_steps=5)  # num_steps may change without asking
+  config.train.lr_initial = 1e-3
+  train.train_and_evaluate(config, workdir, allow_config_change=True)
+  with open(os.path.join(workdir, "config_history.jsonl"), encoding="utf-8") as f:
+    history = [json.loads(line) for line in f]
+  assert [entry["start_step"] for entry in history] == [0, 2, 4]
+  assert history[1]["changes"] == {"train.num_steps": [2, 4]}
+  assert history[2]["changes"] == {"train.lr_initial": [0.0005, 0.001],
+                                   "train.num_steps": [4, 5]}
+  assert history[2]["config"]["train"]["lr_initial"] == 1e-3
+
+
+def test_a_second_run_on_a_held_workdir_fails_naming_the_holder(tiny_config, tmp_path,
+                                                                 monkeypatch):
+  monkeypatch.setattr(train.data_source, "make_inputs", lambda *args: pytest.fail("data read"))
+  with run_guard.WorkdirLock(tmp_path):
+    with pytest.raises(run_guard.WorkdirLockedError,
+                       match=f"another run trains in {tmp_path}: pid {os.getpid()} on host"):
+      train.train_and_evaluate(tiny_config(), str(tmp_path))
+  assert not (tmp_path / run_guard.LOCK_NAME).exists()  # released
 
 
 def test_an_unwritable_workdir_fails_before_any_work(tiny_config, tmp_path, monkeypatch):

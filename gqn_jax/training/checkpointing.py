@@ -138,15 +138,29 @@ def _shapes_by_path(tree):
   return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
 
 
-def _flat(tree, prefix=""):
+def flatten(tree, prefix=""):
   """{'model.h_channels': 64, ...} of a nested config dict."""
   flat = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      flat.update(_flat(value, f"{prefix}{key}."))
+      flat.update(flatten(value, f"{prefix}{key}."))
     else:
       flat[prefix + key] = value
   return flat
+
+
+def peek_latest(workdir):
+  """(latest step, its saved config dict) of `<workdir>/checkpoints`, or (None, None) when there
+  is none; creates nothing."""
+  directory = paths.resolve(workdir) / CHECKPOINT_DIR
+  if not directory.exists():
+    return None, None
+  manager = reading_manager(directory)
+  try:
+    step = manager.latest_step()
+    return (step, read_config(manager, step)) if step else (None, None)
+  finally:
+    manager.close()
 
 
 def read_config(manager, step):
@@ -171,8 +185,8 @@ def check_params_fit(manager, step, target_params, config):
     return
   shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3
                                      else "")
-  saved_config = _flat(read_config(manager, step))
-  wanted = _flat(config.to_dict())
+  saved_config = flatten(read_config(manager, step))
+  wanted = flatten(config.to_dict())
   differing = [f"{key}={saved_config.get(key)!r} in the checkpoint but {wanted[key]!r} now"
                for key in sorted(wanted) if key.startswith(("model.", "data.image_size"))
                and saved_config.get(key) != wanted[key]]

@@ -16,6 +16,7 @@ folded with the step, and JAX's partitionable threefry gives every example (henc
 its own random numbers without any per-device code.
 """
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -39,6 +40,7 @@ from gqn_jax.training import distributed
 from gqn_jax.training import metrics as gqn_metrics
 from gqn_jax.training import preemption
 from gqn_jax.training import query_copy
+from gqn_jax.training import run_guard
 from gqn_jax.training import schedules
 
 DATA_AXIS = "data"
@@ -297,20 +299,31 @@ def _write_config_json(config, workdir):
   (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
 
-def train_and_evaluate(config, workdir):
+def train_and_evaluate(config, workdir, allow_config_change=False):
   """Trains (or resumes training) per `config` in `workdir`; returns the final test metrics.
 
+  A workdir with a checkpoint resumes only with the config it was started with, but for how
+  long to run and how often to log, evaluate and save (run_guard.RESUMABLE_CHANGES), unless
+  `allow_config_change`; one process at a time trains in a workdir (run_guard.WorkdirLock).
   Raises preemption.RunStopped after SIGTERM or SIGINT, once the step in flight is checkpointed.
   """
   parallelism = make_parallelism()
   config_checks.check_config(config, device_count=jax.device_count())
   workdir = paths.resolve(workdir)
   paths.check_writable_dir(workdir, what="the training workdir (--workdir)")
-  with preemption.StopSignals() as stop_signals:
-    return _set_up_and_train(config, workdir, parallelism, stop_signals)
+  lock = (run_guard.WorkdirLock(workdir) if distributed.is_main_process()
+          else contextlib.nullcontext())
+  with lock, preemption.StopSignals() as stop_signals:
+    return _set_up_and_train(config, workdir, parallelism, stop_signals, allow_config_change)
 
 
-def _set_up_and_train(config, workdir, parallelism, stop_signals):
+def _set_up_and_train(config, workdir, parallelism, stop_signals, allow_config_change):
+  # Before any data is read or anything compiled: is this the run the workdir holds?
+  saved_step, saved_config = checkpointing.peek_latest(workdir)
+  changes = {}
+  if saved_step:
+    changes = run_guard.check_resume(saved_config, config, workdir, saved_step,
+                                     allow_config_change)
   host_batch_size = distributed.host_batch_size(config.train.batch_size)
   inputs = data_source.make_inputs(config, host_batch_size, jax.process_index(),
                                    jax.process_count())
@@ -321,7 +334,6 @@ def _set_up_and_train(config, workdir, parallelism, stop_signals):
   model = configs.build_model(config)
   optimizer = build_optimizer(config.train)
   params, opt_state = init_train_state(config, model, optimizer, parallelism)
-  train_iterator, eval_dataset = inputs.train, inputs.test
 
   workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
@@ -331,14 +343,15 @@ def _set_up_and_train(config, workdir, parallelism, stop_signals):
     if start_step:
       checkpointing.check_params_fit(manager, start_step, params, config)
       params, opt_state = checkpointing.restore(
-          manager, start_step, _abstract(params), _abstract(opt_state), train_iterator)
+          manager, start_step, _abstract(params), _abstract(opt_state), inputs.train)
       logging.info("resumed from the checkpoint of step %d in %s", start_step, workdir)
     writer = gqn_metrics.MetricWriter(workdir, enabled=distributed.is_main_process(),
                                       resume_step=start_step)
     if distributed.is_main_process():
       _write_config_json(config, workdir)
-    loop = _TrainLoop(config, model, optimizer, parallelism, manager, writer, train_iterator,
-                      eval_dataset, stop_signals)
+      run_guard.record_start(workdir, config, start_step, changes)
+    loop = _TrainLoop(config, model, optimizer, parallelism, manager, writer, inputs.train,
+                      inputs.test, stop_signals)
     return loop.run(params, opt_state, start_step, workdir)
   finally:
     inputs.close()
