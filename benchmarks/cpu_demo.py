@@ -48,6 +48,7 @@ _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 3, "Prior samples drawn per s
 
 def demo_config(minutes):
   config = configs.load("configs/rooms.py:small")
+  config.data.source = "procedural"  # it scores the cached test batches it reads itself
   config.train.time_limit_s = int(minutes * 60)
   return config
 
