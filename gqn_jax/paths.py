@@ -44,3 +44,14 @@ def check_writable_dir(path, what):
   except OSError as error:
     raise OSError(f"cannot use {path} as {what}: {existing} is not writable ({error}). Pass a "
                   "folder you can write to.") from error
+
+
+def process_alive(pid):
+  """True while process `pid` of this host exists (lock and partial-render owners are checked)."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # someone else's process
+  return True

@@ -22,6 +22,7 @@ import zlib
 from absl import logging
 import numpy as np
 
+from gqn_jax import paths
 from gqn_jax.data import reader
 from gqn_jax.data import records
 from gqn_jax.scenes import datasets
@@ -245,20 +246,10 @@ def _remove_abandoned_partials(root):
   prefix = _partial_prefix(root)
   for name in os.listdir(os.path.dirname(root)):
     owner = name[len(prefix):].split("-")[0]
-    if not name.startswith(prefix) or not owner.isdigit() or _process_alive(int(owner)):
+    if not name.startswith(prefix) or not owner.isdigit() or paths.process_alive(int(owner)):
       continue
     logging.info("removing %s, an unfinished render of a process that is gone", name)
     shutil.rmtree(os.path.join(os.path.dirname(root), name), ignore_errors=True)
-
-
-def _process_alive(pid):
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True  # someone else's process
-  return True
 
 
 def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequence_size=None,

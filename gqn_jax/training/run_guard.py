@@ -99,16 +99,6 @@ def record_start(workdir, config, start_step, changes):
       f.write(line)
 
 
-def _process_alive(pid):
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
-
-
 class WorkdirLock:
   """`with WorkdirLock(workdir):` holds <workdir>/LOCK for this process (see module docstring)."""
 
@@ -164,7 +154,7 @@ class WorkdirLock:
 
   def _is_stale(self, holder):
     return (not paths.is_url(self.path) and holder.get("host") == self.holder["host"]
-            and isinstance(holder.get("pid"), int) and not _process_alive(holder["pid"]))
+            and isinstance(holder.get("pid"), int) and not paths.process_alive(holder["pid"]))
 
   def _locked_message(self, holder):
     if holder is None:
