@@ -77,7 +77,8 @@ def paper_config(dataset_name, image_size, max_context):
 
 
 def apply_small(config):
-  """The CPU demo: a 32x32, 4-layer model that finishes in about 16 minutes on 2 cores."""
+  """The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its
+  minutes are measured in docs/learning.md)."""
   config.data.image_size = 32
   config.data.max_context = min(config.data.max_context, 5)
   config.model.num_layers = 4
