@@ -52,10 +52,6 @@ from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The held-out scenes of a stream run are the procedural test split's scenes, rendered without
-# the JPEG step; arms are scored on the procedural files so that all read the same pixels.
-SCORE_SOURCE = {"stream": "procedural", "procedural": "procedural", "auto": "auto",
-                "deepmind": "deepmind"}
 
 
 def parse_args(argv):
@@ -189,8 +185,10 @@ def run_arm(args, argv):
   # Every arm is scored on the same held-out files and baselines, whatever it trained on; the
   # training scenes scored are the ones the arm itself trained on.
   score = dict(num_scenes=args.num_scenes, num_samples=args.num_samples, baselines=True)
-  results = evaluate.run(workdir, out=args.out, data_source_name=SCORE_SOURCE[config.data.source],
-                         **score)
+  # A stream run's held-out scenes are the procedural test split's, rendered without the JPEG
+  # step: it is scored on the procedural files, so that every arm reads the same pixels.
+  scored_source = "procedural" if config.data.source == "stream" else None
+  results = evaluate.run(workdir, out=args.out, data_source_name=scored_source, **score)
   train_results = evaluate.run(workdir, out=os.path.join(args.out, "train"), split="train",
                                **score)
   rows = curve_rows(workdir, None if args.skip_training else start_time)

@@ -145,18 +145,8 @@ def test_scenes(name, num_scenes, image_size):
 def training_scenes(name, seed, num_scenes, image_size, process_index=0):
   """The first streamed training scenes, all views: uint8 [N, S, H, W, 3], poses [N, S, 5]
   (the mean training image and background baselines are computed from these)."""
-  kind = datasets.get_kind(name)
   scenes = [stream_scene(name, seed, process_index, index) for index in range(num_scenes)]
-  all_views = np.tile(np.arange(kind.sequence_size), (num_scenes, 1))
-  frames, cameras = [], []
-  step = kind.scenes_per_batch
-  for start in range(0, num_scenes, step):
-    chunk = scenes[start:start + step]
-    padded = chunk + [chunk[-1]] * (step - len(chunk))
-    f, c = render_views(name, padded, all_views[:step], image_size)
-    frames.append(f[:len(chunk)])
-    cameras.append(c[:len(chunk)])
-  return np.concatenate(frames), np.concatenate(cameras)
+  return writer.render_sampled(name, scenes, image_size)
 
 
 class TestBatches:

@@ -71,9 +71,15 @@ def sample_scene(name, split, index, seed, sequence_size=None):
 
 def render_scenes(name, split, indices, seed, sequence_size=None, frame_size=None):
   """Frames uint8 [len(indices), S, H, W, 3] and poses float32 [len(indices), S, 5]."""
+  scenes = [sample_scene(name, split, index, seed, sequence_size) for index in indices]
+  return render_sampled(name, scenes, frame_size)
+
+
+def render_sampled(name, scenes, frame_size=None):
+  """Every view of drawn scenes [(params, poses [S, 5])]: frames uint8 [N, S, H, W, 3] and poses
+  float32 [N, S, 5]."""
   kind = datasets.get_kind(name)
   frame_size = frame_size or kind.frame_size
-  scenes = [sample_scene(name, split, index, seed, sequence_size) for index in indices]
   frames, poses = [], []
   # Always the same batch shape, padded with copies of the last scene: one compilation, and the
   # same computation for a scene however many scenes are asked for.
@@ -85,7 +91,7 @@ def render_scenes(name, split, indices, seed, sequence_size=None, frame_size=Non
                                      frame_size)
     frames.append(rendered[:len(chunk)])
     poses.append(np.stack([c for _, c in chunk]))
-  return np.concatenate(frames), np.concatenate(poses)
+  return np.concatenate(frames), np.concatenate(poses).astype(np.float32)
 
 
 def encode_jpeg(frame_HxWx3, quality=JPEG_QUALITY):

@@ -1,0 +1,48 @@
+"""benchmarks/learning.py and screen_queue.sh: a tiny screen of two arms, run, scored and compared."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_a_queue_of_two_arms_runs_each_once_and_compares_them(tmp_path, procedural_cache):
+  common = ("--config=configs/shepard_metzler.py:7_parts,tiny --steps=4 --num_scenes=4 "
+            "--num_samples=2 --set=data.procedural_cache=" + procedural_cache)
+  queue = tmp_path / "queue.txt"
+  queue.write_text(f"# a comment\nbase {common} --workdir={tmp_path}/wd_base\n"
+                   f"lr {common} --set=train.lr_initial=1e-3 --workdir={tmp_path}/wd_lr\n")
+  out = tmp_path / "out"
+  environment = dict(os.environ, PYTHONPATH=str(REPO))
+  result = subprocess.run(["bash", "benchmarks/screen_queue.sh", str(queue), str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=900, env=environment,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.count("start ") == 2 and "exit 0" in result.stdout, result.stdout
+  for arm in ("base", "lr"):
+    summary = json.loads((out / arm / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["num_samples"] == 2
+    assert set(summary["test"]) == {"psnr_db", "minus_mean_image", "minus_0_context",
+                                    "object_minus_mean_image"}
+    assert summary["train"]["psnr_db"] > 0 and summary["machine"]["cores"] >= 1
+    assert [row[0] for row in summary["curve_step_minutes_psnr_loss"]] == [0, 4]
+    assert all(row[1] is not None for row in summary["curve_step_minutes_psnr_loss"])
+    for name in ("evaluation.json", "train/evaluation.json", "curve.png", "grid.png"):
+      assert (out / arm / name).exists(), name
+  lr = json.loads((out / "lr" / "summary.json").read_text())
+  base = json.loads((out / "base" / "summary.json").read_text())
+  assert lr["overrides"] == base["overrides"] + ["train.lr_initial=1e-3"]
+  again = subprocess.run(["bash", "benchmarks/screen_queue.sh", str(queue), str(out)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, env=environment, check=True)
+  assert "start " not in again.stdout  # done arms are not run again
+  compared = subprocess.run(
+      [sys.executable, "benchmarks/learning.py", "compare", f"--out={tmp_path}/screen.png",
+       str(out / "base"), str(out / "lr")], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=True)
+  rows = [line for line in compared.stdout.splitlines() if line.startswith("| base") or
+          line.startswith("| lr")]
+  assert len(rows) == 2 and rows[0].endswith("| +0.00 |")
+  assert (tmp_path / "screen.png").stat().st_size > 0
