@@ -16,7 +16,6 @@ machine: the two sources share the same cores.
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import jax  # pylint: disable=wrong-import-position
+import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
 from gqn_jax.scenes import stream  # pylint: disable=wrong-import-position
 from gqn_jax.training import configs  # pylint: disable=wrong-import-position
@@ -74,13 +73,9 @@ def main(argv):
   procedural = training_steps_per_second(args.config, "procedural", args.train_steps)
   streamed = training_steps_per_second(args.config, "stream", args.train_steps)
   batch_size = config.train.batch_size
-  with open("/proc/cpuinfo", encoding="utf-8") as f:
-    cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-               platform.processor())
   print(json.dumps({
       "config": args.config, "batch_size": batch_size, "image_size": config.data.image_size,
-      "cpu": cpu, "cores": os.cpu_count(), "load_average_at_end": os.getloadavg(),
-      "jax": jax.__version__, "backend": jax.default_backend(),
+      "machine_at_end": provenance.describe(),
       "stream_scenes_per_sec": round(stream_rate, 1),
       "training_scenes_per_sec_procedural": round(procedural * batch_size, 1),
       "stream_over_consumption": round(stream_rate / (procedural * batch_size), 2),

@@ -36,8 +36,6 @@ Resumes when the arm's --workdir (default /tmp/gqn_learning/<out name>) already 
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -45,13 +43,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import logging  # pylint: disable=wrong-import-position
 
+import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
+
 from gqn_jax import paths  # pylint: disable=wrong-import-position
 from gqn_jax.trained import evaluate  # pylint: disable=wrong-import-position
 from gqn_jax.trained import render  # pylint: disable=wrong-import-position
 from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
-
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse_args(argv):
@@ -136,29 +134,6 @@ def plot_curve(rows, out_path):
   plt.close(figure)
 
 
-def machine_description():
-  """CPU model, core count, load average, versions and git commit: what every number needs."""
-  import flax  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, check=True,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           cwd=REPO_DIR, check=True, capture_output=True, text=True).stdout
-    commit += "+changes" if dirty.strip() else ""
-  except (OSError, subprocess.CalledProcessError):
-    commit = None
-  return {"cpu": cpu, "cores": os.cpu_count(), "load_average_at_start": os.getloadavg(),
-          "python": platform.python_version(), "jax": jax.__version__, "flax": flax.__version__,
-          "git_commit": commit}
-
-
 def headline(results):
   """The K = max numbers against both baselines."""
   base = results["baselines"]
@@ -177,7 +152,7 @@ def run_arm(args, argv):
   config = arm_config(args)
   workdir = args.workdir or os.path.join("/tmp/gqn_learning", os.path.basename(args.out))
   os.makedirs(args.out, exist_ok=True)
-  machine = machine_description()
+  machine = provenance.describe()
   start_time = time.time()
   if not args.skip_training:
     train.train_and_evaluate(config, workdir)

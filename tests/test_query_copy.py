@@ -76,3 +76,19 @@ def test_position_scale_multiplies_only_the_position():
 def test_position_scale_must_be_positive():
   with pytest.raises(ValueError, match="position_scale"):
     gqn_config.GQNConfig(position_scale=0.0)
+
+
+def test_copy_warm_up_stops_at_its_step():
+  train_config = configs.load("configs/shepard_metzler.py:tiny").train
+  train_config.copy_query_fraction = 0.5
+  assert query_copy.fraction_at(train_config, 10**6) == 0.5  # until_step 0: the whole run
+  train_config.copy_query_until_step = 100
+  assert [query_copy.fraction_at(train_config, step) for step in (0, 99, 100, 5000)] == [
+      0.5, 0.5, 0.0, 0.0]
+
+
+def test_copy_warm_up_step_must_be_a_non_negative_integer():
+  config = configs.load("configs/shepard_metzler.py:tiny")
+  config.train.copy_query_until_step = -1
+  with pytest.raises(ValueError, match="copy_query_until_step"):
+    config_checks.check_config(config, device_count=1)

@@ -35,6 +35,8 @@ def check_config(config, device_count):
   fraction = config.train.get("copy_query_fraction", 0.0)
   if not (isinstance(fraction, numbers.Real) and 0.0 <= fraction <= 1.0):
     raise ValueError(f"config.train.copy_query_fraction must be in [0, 1]; got {fraction!r}")
+  _check_int("config.train.copy_query_until_step",
+             config.train.get("copy_query_until_step", 0), minimum=0)
   configs.model_config(config)  # GQNConfig checks every value of config.model
   if config.train.batch_size % device_count:
     raise ValueError(

@@ -73,6 +73,7 @@ def paper_config(dataset_name, image_size, max_context):
   # A departure from Algorithm S1 (training/query_copy.py): this fraction of training queries
   # are copies of a context view. 0: the paper's training.
   config.train.copy_query_fraction = 0.0
+  config.train.copy_query_until_step = 0  # > 0: no copies from this step on (a warm-up)
   return config
 
 

@@ -5,7 +5,9 @@ config.train.copy_query_fraction = p > 0, each scene of a batch with M >= 1 cont
 query replaced, with probability p, by one of its own context views (frame and pose). The model
 can then score that query by reading the view back out of r at the query pose: a direct signal for
 which colours sit where in r, which the novel-view task only gives through a long chain of
-learning. Off (p = 0) by default; docs/learning.md has the screen that measured it.
+learning. With config.train.copy_query_until_step = N > 0 the copies stop at step N (a warm-up:
+learn to redraw the context first, then only novel views). Off (p = 0) by default;
+docs/learning.md has the screens that measured it.
 
 The choices are a pure function of (seed, step), so a resumed run repeats them exactly.
 """
@@ -13,6 +15,14 @@ The choices are a pure function of (seed, step), so a resumed run repeats them e
 import numpy as np
 
 _COPY_STREAM = 4  # keeps these draws apart from the data pipeline's streams (data/pipeline.py)
+
+
+def fraction_at(train_config, step):
+  """The copy fraction at `step`: copy_query_fraction, or 0 from copy_query_until_step on."""
+  until = train_config.get("copy_query_until_step", 0)
+  if until and step >= until:
+    return 0.0
+  return train_config.get("copy_query_fraction", 0.0)
 
 
 def copy_queries(host_batch, fraction, seed, step):

@@ -391,7 +391,7 @@ class _TrainLoop:
   def next_batch(self, step):
     host_batch = _to_numpy(next(self.train_iterator))
     host_batch = query_copy.copy_queries(
-        host_batch, self.config.train.get("copy_query_fraction", 0.0), self.config.seed, step)
+        host_batch, query_copy.fraction_at(self.config.train, step), self.config.seed, step)
     if self.context_sizes:
       host_batch = context_trim.trim(host_batch, self.context_sizes)
     return distributed.make_global_batch(host_batch, self.parallelism.batch)
