@@ -36,3 +36,50 @@ def quiet_libraries():
   handler = absl_logging.get_absl_handler()
   if not any(isinstance(f, OwnLinesFilter) for f in handler.filters):
     handler.addFilter(OwnLinesFilter())
+
+
+class Progress:
+  """One log line per `every_s` seconds of a long loop: items done, their rate and the ETA.
+
+    progress = console.Progress("evaluate: scenes", total=100)
+    for ...: progress.update(done)   # logs 'evaluate: scenes 32/100  4.1/s  ETA 17s'
+    progress.finish(done)            # one last line with the total time
+
+  `total` may be None (an iterator of unknown length): the line then has no ETA. The clock is
+  time.monotonic, so that a test can replace it.
+  """
+
+  def __init__(self, what, total=None, every_s=10.0, clock=None):
+    import time  # pylint: disable=g-import-not-at-top
+    self.what, self.total, self.every_s = what, total, every_s
+    self.clock = clock or time.monotonic
+    self.start = self.last = self.clock()
+
+  def _line(self, done):
+    elapsed = self.clock() - self.start
+    rate = done / elapsed if elapsed > 0 else float("inf")
+    count = f"{done}/{self.total}" if self.total else f"{done}"
+    eta = ""
+    if self.total and 0 < rate < float("inf"):
+      eta = f"  ETA {max(self.total - done, 0) / rate:.0f}s"
+    return f"{self.what} {count}  {rate:.1f}/s{eta}", elapsed
+
+  def update(self, done):
+    """Logs a line when every_s seconds have passed since the last; returns it or None."""
+    if self.clock() - self.last < self.every_s:
+      return None
+    self.last = self.clock()
+    line, _ = self._line(done)
+    _log_info(line)
+    return line
+
+  def finish(self, done):
+    line, elapsed = self._line(done)
+    line = f"{line.split('  ETA')[0]}  done in {elapsed:.0f}s"
+    _log_info(line)
+    return line
+
+
+def _log_info(line):
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.info(line)

@@ -42,3 +42,24 @@ def test_damaged_data_is_an_error_not_a_reason_to_train_on_other_scenes(tiny_con
     file.write("{not json")
   with pytest.raises(reader.DataError, match="gqn_jax_procedural.json is not valid JSON"):
     data_source.resolve(_data_config(tiny_config, tmp_path, "auto"))
+
+
+@pytest.mark.parametrize("error_name, kind", [("PermissionDeniedError", "permission denied"),
+                                              ("UnauthenticatedError", "not authenticated")])
+def test_unreadable_data_is_named_and_never_a_reason_to_train_on_other_scenes(
+    tiny_config, tmp_path, monkeypatch, error_name, kind):
+  tf = reader.import_tf()
+  root = str(tmp_path / "bucket")  # stands in for gs://...: a bucket the credentials cannot read
+  real_stat = tf.io.gfile.stat
+
+  def stat(path):
+    if str(path).startswith(root):
+      raise getattr(tf.errors, error_name)(None, None, "401 Anonymous caller has no access")
+    return real_stat(path)
+
+  monkeypatch.setattr(tf.io.gfile, "stat", stat)
+  monkeypatch.setattr(tf.io.gfile, "exists", lambda path: False)  # no procedural spec file
+  for source in ("auto", "deepmind"):
+    with pytest.raises(reader.DataAccessError, match=(
+        f"cannot read {root}: {kind} .*GOOGLE_APPLICATION_CREDENTIALS")):
+      data_source.resolve(_data_config(tiny_config, root, source))

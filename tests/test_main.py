@@ -30,6 +30,7 @@ def test_a_finished_run_writes_its_evaluation_and_pictures(tmp_path, procedural_
   assert "mean training image" in result.stderr
   # The console: the project's own lines, the data banner once, no library chatter.
   assert "step 2/2" in result.stderr
+  assert "evaluate: scenes 3/3" in result.stderr  # progress of the report's evaluation
   assert result.stderr.count("NO DEEPMIND DATA") == 1
   for chatter in ("CheckpointManager", "checkpoint_manager.py", "Unable to initialize backend",
                   "oneDNN"):
@@ -46,3 +47,23 @@ def test_library_info_lines_are_dropped_and_warnings_kept():
   assert not keep(_record(logging.INFO, library))
   assert keep(_record(logging.WARNING, library))
   assert keep(_record(logging.INFO, os.path.join(os.path.dirname(console.__file__), "main.py")))
+
+
+def test_progress_lines_are_spaced_in_time_and_show_the_eta(monkeypatch):
+  lines = []
+  monkeypatch.setattr(console, "_log_info", lines.append)
+  now = [100.0]
+  progress = console.Progress("evaluate: scenes", total=100, every_s=10.0, clock=lambda: now[0])
+  now[0] = 105.0
+  assert progress.update(10) is None  # 5 s: too soon for a line
+  now[0] = 110.0
+  assert progress.update(20) == "evaluate: scenes 20/100  2.0/s  ETA 40s"
+  now[0] = 112.0
+  assert progress.update(25) is None
+  now[0] = 150.0
+  assert progress.finish(100) == "evaluate: scenes 100/100  2.0/s  done in 50s"
+  assert lines == ["evaluate: scenes 20/100  2.0/s  ETA 40s",
+                   "evaluate: scenes 100/100  2.0/s  done in 50s"]
+  unknown = console.Progress("render: frames", total=None, every_s=0.0, clock=lambda: now[0])
+  now[0] = 160.0
+  assert unknown.update(5) == "render: frames 5  0.5/s"

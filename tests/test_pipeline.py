@@ -317,3 +317,36 @@ def test_skipped_count_resumes_from_a_checkpoint(tmp_path, capfd):
   tf.train.Checkpoint(iterator=restored).restore(checkpoint).assert_consumed()
   assert [int(scene[1]) for scene in restored] == [3, 5]
   assert counts(capfd.readouterr().err) == [2, 3]  # not [1, 2]: the count was restored
+
+
+def _write_bad_poses(tmp_path):
+  """One shard: good, a NaN in view 3's pose, an inf in view 8's pose, good."""
+  good = gqn_test_files.encode_jpegs(gqn_test_files.scene_pixels(1, 10, 64))
+  cameras = gqn_test_files.scene_cameras(1, 10)
+  with_nan, with_inf = cameras.copy(), cameras.copy()
+  with_nan[3, 1] = np.nan
+  with_inf[8, 4] = np.inf
+  directory = tmp_path / ROOMS / "train"
+  directory.mkdir(parents=True)
+  path = str(directory / records.shard_filename(1, 1))
+  gqn_test_files.write_records(path, [records.serialize_scene(good, c)
+                                      for c in (cameras, with_nan, with_inf, cameras)])
+  return path
+
+
+def test_non_finite_poses_name_the_view_record_and_file(tmp_path):
+  path = _write_bad_poses(tmp_path)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=(
+      f"view 3 of record 1 of {path} has a non-finite camera pose")):
+    _batches(_dataset(str(tmp_path), batch_size=1, shuffle=False, repeat=False), 10)
+
+
+def test_non_finite_poses_are_skipped_when_asked(tmp_path, capfd):
+  path = _write_bad_poses(tmp_path)
+  batches = _batches(_dataset(str(tmp_path), batch_size=1, shuffle=False, repeat=False,
+                              skip_bad_records=True), 10)
+  assert len(batches) == 2
+  assert all(np.isfinite(b["context_cameras"]).all() and np.isfinite(b["query_camera"]).all()
+             for b in batches)
+  stderr = capfd.readouterr().err
+  assert f"view 8 of record 2 of {path} has a non-finite camera pose" in stderr

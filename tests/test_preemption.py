@@ -176,3 +176,32 @@ def test_random_kills_then_a_sigterm_resume_bit_for_bit(source, reference, tmp_p
     assert process.returncode in (143, 0), (kills, log_of(process)[-3000:])
   finish(workdir, procedural_cache, environment, repo_dir, source)
   assert_same_losses(workdir, reference(source))
+
+
+_IPYTHON_SCRIPT = r"""
+import os, signal, sys, time, types
+sys.modules["IPython"] = types.SimpleNamespace(get_ipython=lambda: object())  # a kernel
+from gqn_jax.training import preemption
+with preemption.StopSignals() as stop:
+  os.kill(os.getpid(), signal.SIGINT)
+  while stop.signum is None:
+    time.sleep(0.01)
+  try:
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(500):  # the main thread busy, as in a step
+      time.sleep(0.01)
+    print("no interrupt")
+  except KeyboardInterrupt as e:
+    print("KeyboardInterrupt:", e)
+  time.sleep(0.5)  # a second raise (the simulated and the real signal) would land here
+print("kernel alive")
+"""
+
+
+def test_a_second_ctrl_c_under_ipython_raises_instead_of_killing_the_kernel(repo_dir):
+  result = subprocess.run([sys.executable, "-c", _IPYTHON_SCRIPT], capture_output=True,
+                          text=True, check=False, cwd=repo_dir, timeout=120)
+  assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+  assert result.stdout.splitlines() == [
+      "KeyboardInterrupt: second Ctrl-C: training stopped without a checkpoint", "kernel alive"]
+  assert "the kernel stays up" in result.stderr

@@ -231,3 +231,25 @@ def test_record_that_is_no_example_is_named(tmp_path):
   gqn_test_files.write_records(str(path), [b"\xff\xff garbage, not a protocol buffer"])
   with pytest.raises(reader.DataError, match=f"record 0 of {path} is not a tf.train.Example"):
     list(gqn_test_files.read_split("jaco", "test", str(tmp_path)))
+
+
+def test_non_finite_pose_names_the_view_and_record_and_can_be_skipped(tmp_path, caplog):
+  good = gqn_test_files.encode_jpegs(gqn_test_files.scene_pixels(1, 10, 64))
+  cameras = gqn_test_files.scene_cameras(1, 10)
+  with_nan = cameras.copy()
+  with_nan[6, 0] = np.nan
+  from gqn_jax.data import records  # pylint: disable=g-import-not-at-top
+  directory = tmp_path / "rooms_ring_camera" / "train"
+  directory.mkdir(parents=True)
+  path = directory / "0001-of-2160.tfrecord"
+  gqn_test_files.write_records(str(path), [records.serialize_scene(good, c)
+                                           for c in (cameras, with_nan, cameras)])
+  scenes = gqn_test_files.read_split("rooms_ring_camera", "train", str(tmp_path))
+  next(scenes)
+  with pytest.raises(reader.DataError, match=(
+      f"view 6 of record 1 of {path} has a non-finite camera pose")):
+    next(scenes)
+  with caplog.at_level(logging.WARNING):
+    kept = list(gqn_test_files.read_split("rooms_ring_camera", "train", str(tmp_path),
+                                          skip_bad_records=True))
+  assert len(kept) == 2 and "skipped 1 bad records" in caplog.text

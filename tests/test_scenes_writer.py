@@ -189,11 +189,16 @@ def test_a_killed_render_leaves_nothing_behind_for_long(tmp_path):
   gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                         capture_output=True, text=True, check=True)
   dead_pid, live_pid = int(gone.stdout), os.getppid()
-  (cache / f".partial-{key}-{dead_pid}-abc123" / name).mkdir(parents=True)
-  (cache / f".partial-{key}-{live_pid}-def456").mkdir()  # another process, still rendering
+  host = writer._host_token()  # pylint: disable=protected-access
+  (cache / f".partial-{key}-{host}-{dead_pid}-abc123" / name).mkdir(parents=True)
+  (cache / f".partial-{key}-{dead_pid}-old789").mkdir()  # named before hosts were: this host's
+  live = f".partial-{key}-{host}-{live_pid}-def456"  # another process, still rendering
+  # Another host sharing the cache folder (NFS): its pid means nothing here, so it stays.
+  other_host = f".partial-{key}-other_host-{dead_pid}-ghi012"
+  (cache / live).mkdir()
+  (cache / other_host).mkdir()
   root = scenes.ensure_procedural_dataset(name, str(cache), 2, 1, seed=3)
-  assert sorted(os.listdir(cache)) == sorted([os.path.basename(root),
-                                              f".partial-{key}-{live_pid}-def456"])
+  assert sorted(os.listdir(cache)) == sorted([os.path.basename(root), live, other_host])
 
 
 def test_sizes_too_small_for_gqn_are_refused(tmp_path):

@@ -82,7 +82,7 @@ class Gqn(tfds.core.DatasetBuilder):
     """Prepares nothing (and never deletes anything): checks the dataset folder is there."""
     del kwargs  # download modes would mean rewriting or deleting the user's copy of the data
     name = self.builder_config.name
-    if not reader.import_tf().io.gfile.isdir(self.data_dir):
+    if not reader.is_dir(self.data_dir):
       raise FileNotFoundError(f"dataset folder {self.data_dir} does not exist; "
                               f"{reader.fetch_hint(name, self.gqn_root)}")
 

@@ -302,8 +302,15 @@ def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file
       f"{frame_size}x{frame_size} frames. Is it a file of another dataset?",
       [first_wrong_N, indices_N, path, tf.gather(heights, wrong_at_N),
        tf.gather(widths, wrong_at_N)])
+  # A NaN or inf pose would make the loss NaN steps later, with nothing to say which record.
+  finite_NxS = tf.reduce_all(tf.math.is_finite(cameras_NxSx5), axis=2)
+  bad_pose_N = tf.logical_and(checked_N, tf.logical_not(tf.reduce_all(finite_NxS, axis=1)))
+  pose_problem_N = _problem(
+      tf, bad_pose_N, "view {} of record {} of {} has a non-finite camera pose (NaN or inf: "
+      "training on it would diverge). Re-download the file or pass skip_bad_records=True.",
+      [tf.argmin(tf.cast(finite_NxS, tf.int32), axis=1), indices_N, path])
   problem_N = tf.strings.join([file_problem, size_problem_N, jpeg_problem_N, header_problem_N,
-                               frame_problem_N])
+                               frame_problem_N, pose_problem_N])
   if not skip_bad_records:
     first = tf.argmax(tf.cast(tf.strings.length(problem_N) > 0, tf.int32))
     with tf.control_dependencies([_raise_problem(tf, problem_N[first])]):

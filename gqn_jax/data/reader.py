@@ -33,6 +33,35 @@ class NoShardFilesError(DataError):
   """A split folder that holds no `<i>-of-<n>.tfrecord` file: the data is absent, not damaged."""
 
 
+class DataAccessError(PermissionError):
+  """Data that may be there but cannot be read: missing or wrong credentials, no permission.
+  Never a reason to train on other data (it is not a FileNotFoundError)."""
+
+
+_CREDENTIALS_HINT = (
+    "On gs://, check the credentials: `gcloud auth application-default login`, or "
+    "GOOGLE_APPLICATION_CREDENTIALS=<key.json> for a service account, with read access to the "
+    "bucket; locally, the folder's permissions.")
+
+
+def is_dir(path):
+  """True for a folder, False when nothing is at `path`; a DataAccessError when it cannot tell.
+
+  tf.io.gfile.isdir answers False for every error, so a bucket with wrong credentials would
+  look like a missing folder and `source='auto'` would quietly train on procedural scenes.
+  """
+  tf = import_tf()
+  try:
+    return tf.io.gfile.stat(path).is_directory
+  except tf.errors.NotFoundError:
+    return False
+  except (tf.errors.PermissionDeniedError, tf.errors.UnauthenticatedError) as e:
+    kind = ("not authenticated" if isinstance(e, tf.errors.UnauthenticatedError)
+            else "permission denied")
+    raise DataAccessError(f"cannot read {path}: {kind} ({e.message.splitlines()[0]}). "
+                          f"{_CREDENTIALS_HINT}") from e
+
+
 def import_tf():
   """TensorFlow with GPUs and TPUs hidden from it (input work belongs on the host CPU)."""
   tf = _import_tf_quietly()
@@ -133,7 +162,12 @@ def _read_spec(dataset, root):
   """(source, frame_size, sequence_size), source 'procedural' when the spec file exists."""
   tf = import_tf()
   path = spec_path(dataset, root)
-  if not tf.io.gfile.exists(path):
+  try:
+    present = tf.io.gfile.exists(path)
+  except (tf.errors.PermissionDeniedError, tf.errors.UnauthenticatedError) as e:
+    raise DataAccessError(f"cannot read {path}: {e.message.splitlines()[0]}. "
+                          f"{_CREDENTIALS_HINT}") from e
+  if not present:
     if dataset not in records.DATASETS:
       raise ValueError(
           f"unknown GQN dataset {dataset!r}: it is not one of DeepMind's "
@@ -169,15 +203,15 @@ def list_shard_files(dataset, split, root):
   tf = import_tf()
   records.check_split(split)
   root = str(root).rstrip("/")
-  if not tf.io.gfile.isdir(root):
+  if not is_dir(root):
     raise FileNotFoundError(
         f"GQN data root {root} does not exist; create it and {fetch_hint(dataset, root)}")
   dataset_dir = f"{root}/{dataset}"
-  if not tf.io.gfile.isdir(dataset_dir):
+  if not is_dir(dataset_dir):
     raise FileNotFoundError(
         f"dataset folder {dataset_dir} does not exist; {fetch_hint(dataset, root)}")
   directory = records.split_dir(root, dataset, split)
-  if not tf.io.gfile.isdir(directory):
+  if not is_dir(directory):
     raise FileNotFoundError(
         f"split folder {directory} does not exist; {fetch_hint(dataset, root)}")
   names = sorted(tf.io.gfile.listdir(directory))
@@ -228,9 +262,15 @@ def parse_scene(serialized, sequence_size, frame_size, where):
         f"{where} has {len(jpegs)} '{records.FRAMES_KEY}' and {cameras.size} "
         f"'{records.CAMERAS_KEY}' values; this dataset needs {sequence_size} and "
         f"{5 * sequence_size} ({sequence_size} views). Is it a file of another dataset? {fix}")
+  cameras = cameras.reshape(sequence_size, 5)
+  finite_S = np.isfinite(cameras).all(axis=1)
+  if not finite_S.all():
+    view = int(np.argmin(finite_S))
+    raise DataError(f"view {view} of {where} has a non-finite camera pose {cameras[view].tolist()} "
+                    f"(NaN or inf: training on it would diverge); {fix}")
   frames = [decode_frame(jpeg, frame_size, f"view {view} of {where}", fix)
             for view, jpeg in enumerate(jpegs)]
-  return {"frames": np.stack(frames), "cameras": cameras.reshape(sequence_size, 5)}
+  return {"frames": np.stack(frames), "cameras": cameras}
 
 
 def decode_frame(jpeg, frame_size, where, fix):

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import shutil
+import socket
 import tempfile
 import zlib
 
@@ -246,13 +247,25 @@ def _partial_prefix(root):
   return f".partial-{os.path.basename(root)}-"
 
 
+def _host_token():
+  """This host's name as one '-'-free token: partial folders are named by host and pid, since a
+  pid means nothing on another host that shares the cache folder (e.g. an NFS home)."""
+  return socket.gethostname().replace("-", "_") or "localhost"
+
+
 def _remove_abandoned_partials(root):
-  """Deletes the unfinished renders of `root` whose process is gone (killed by SIGKILL or
-  SIGTERM, which skip the cleanup below); a live process's render is left alone."""
+  """Deletes the unfinished renders of `root` by processes of this host that are gone (killed by
+  SIGKILL or SIGTERM, which skip the cleanup below). A live process's render, and every render
+  of another host (whose processes cannot be checked from here), is left alone."""
   prefix = _partial_prefix(root)
   for name in os.listdir(os.path.dirname(root)):
-    owner = name[len(prefix):].split("-")[0]
-    if not name.startswith(prefix) or not owner.isdigit() or paths.process_alive(int(owner)):
+    if not name.startswith(prefix):
+      continue
+    host, _, rest = name[len(prefix):].partition("-")
+    if host.isdigit():  # written before partial folders named their host: this host's
+      host, rest = _host_token(), name[len(prefix):]
+    owner = rest.split("-")[0]
+    if host != _host_token() or not owner.isdigit() or paths.process_alive(int(owner)):
       continue
     logging.info("removing %s, an unfinished render of a process that is gone", name)
     shutil.rmtree(os.path.join(os.path.dirname(root), name), ignore_errors=True)
@@ -273,7 +286,7 @@ def ensure_procedural_dataset(name, cache_dir, num_train, num_test, seed=0, sequ
     return root
   os.makedirs(os.path.dirname(root), exist_ok=True)
   _remove_abandoned_partials(root)
-  partial = tempfile.mkdtemp(prefix=_partial_prefix(root) + f"{os.getpid()}-",
+  partial = tempfile.mkdtemp(prefix=f"{_partial_prefix(root)}{_host_token()}-{os.getpid()}-",
                              dir=os.path.dirname(root))
   try:
     logging.info("rendering procedural %s (%d train + %d test scenes) into %s", name, num_train,

@@ -34,6 +34,7 @@ import math
 import jax
 import numpy as np
 
+from gqn_jax import console
 from gqn_jax import paths
 from gqn_jax.data import reader
 from gqn_jax.trained import restore
@@ -142,7 +143,7 @@ def _block_metrics(trained, frames, cameras, first_scene, batch_size, rng, max_c
 
 
 def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_samples=1,
-                    sigma=None, seed=0, baselines=None):
+                    sigma=None, seed=0, baselines=None, total=None):
   """Metrics per number of context views over an iterable of scenes, batch_size at a time.
 
   Args:
@@ -157,6 +158,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
     seed: seeds the per-scene view permutations.
     baselines: None, or `baseline_images(config)`: also score those context-free predictions,
       and take object pixels relative to its background (else relative to black).
+    total: the number of scenes, if known: the progress lines (every 10 s) then show an ETA.
 
   Returns:
     {'num_context': [0..K], metric: [K + 1 means], metric + '_stderr': [...], 'step', 'sigma',
@@ -166,6 +168,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
   max_context = trained.config.data.max_context if max_context is None else max_context
   sigma = trained.sigma if sigma is None else float(sigma)
   blocks, pending, num_scenes = [], [], 0
+  progress = console.Progress("evaluate: scenes", total)
 
   def flush():
     frames, cameras = (np.stack(parts).astype(np.float32) for parts in zip(*pending))
@@ -173,6 +176,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
                                  batch_size, rng, max_context, num_samples, sigma, seed,
                                  baselines))
     pending.clear()
+    progress.update(num_scenes)
 
   for scene in scenes:
     pending.append(scene)
@@ -183,6 +187,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
     flush()
   if num_scenes == 0:
     raise ValueError("evaluation needs at least one scene")
+  progress.finish(num_scenes)
   per_context = {name: list(np.concatenate([b[name] for b, _ in blocks], axis=1))
                  for name in METRICS}
   results = summarize(per_context, max_context, num_scenes, sigma, trained.step, num_samples)
@@ -275,7 +280,7 @@ def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_sample
   images = baseline_images(trained.config, data_root) if baselines else None
   results = evaluate_stream(
       trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,
-      seed=seed, baselines=images)
+      seed=seed, baselines=images, total=num_scenes)
   out = paths.resolve(workdir if out is None else out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "evaluation.json").write_text(json.dumps(results, indent=2))

@@ -17,6 +17,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from gqn_jax import console
 from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.trained import restore
@@ -107,10 +108,13 @@ def fly_around(trained, context_frames, context_cameras, poses_Tx5, rng, num_sam
   batch = context_frames.shape[0]
   r = trained.represent(context_frames, context_cameras)
   frames = []
+  progress = console.Progress("render: fly-around frames", total=len(poses_Tx5))
   for pose in np.asarray(poses_Tx5, np.float32):
     query = np.broadcast_to(pose, (batch, 1, 5))
     frames.append(np.asarray(
         trained.render_from_representation(r, query, rng, num_samples).images[:, 0]))
+    progress.update(len(frames))
+  progress.finish(len(frames))
   return np.stack(frames)
 
 

@@ -5,7 +5,9 @@ reads it after every step, saves a checkpoint of the step just finished and rais
 whose `exit_code` the command line exits with: 143 after SIGTERM and 130 after SIGINT (128 + the
 signal number, as shells report a signal's death), so 0 still means "finished". A second SIGINT
 exits at once (code 130) without a checkpoint; the last saved one stays usable, since Orbax
-renames a step's folder into place only when it is complete.
+renames a step's folder into place only when it is complete. Under IPython (Jupyter, Colab) a
+second interrupt raises KeyboardInterrupt in the main thread instead: exiting would kill the
+kernel and everything the notebook holds.
 
 Why a watcher thread: Python runs signal handlers only between bytecodes of the main thread, and
 the main thread may sit for minutes inside one XLA compile or step. The C-level handler also
@@ -30,6 +32,12 @@ import numpy as np
 EXIT_CODES = {signal.SIGTERM: 128 + signal.SIGTERM, signal.SIGINT: 128 + signal.SIGINT}
 
 
+def _in_ipython():
+  """True inside an IPython kernel or shell (Jupyter, Colab), where exiting loses the session."""
+  ipython = sys.modules.get("IPython")
+  return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
+
+
 class RunStopped(Exception):
   """Training stopped on a signal after saving the checkpoint of `step`."""
 
@@ -50,6 +58,7 @@ class StopSignals:
     self._previous_handlers = {}
     self._previous_wakeup_fd = None
     self._sockets = ()
+    self._sigint_calls = 0  # of _note: under IPython the second one raises KeyboardInterrupt
 
   def _signals(self):
     if jax.process_count() > 1:
@@ -84,8 +93,19 @@ class StopSignals:
 
   def _note(self, signum, frame):
     """The Python-level handler. It only replaces the default (KeyboardInterrupt, or death by
-    SIGTERM): the watcher thread has already seen the same signal through the wakeup socket."""
-    del signum, frame
+    SIGTERM): the watcher thread has already seen the same signal through the wakeup socket.
+    Under IPython it counts its own SIGINT calls and raises KeyboardInterrupt at the second:
+    counted here, in the main thread, so that it cannot race the watcher's count. (Two Ctrl-Cs
+    during one long XLA call reach Python as one call: the run then stops politely, with its
+    checkpoint, at the end of the step.)"""
+    del frame
+    if signum != signal.SIGINT or not _in_ipython():
+      return
+    self._sigint_calls += 1
+    if self._sigint_calls >= 2:
+      print("gqn_jax: second Ctrl-C: stopping without a checkpoint (KeyboardInterrupt; the "
+            "kernel stays up)", file=sys.stderr, flush=True)
+      raise KeyboardInterrupt("second Ctrl-C: training stopped without a checkpoint")
 
   def _record(self, signum):
     """Runs on the watcher thread for every caught signal, as soon as it arrives."""
@@ -96,7 +116,7 @@ class StopSignals:
       print(f"gqn_jax: {signal.Signals(signum).name} received: finishing the step in flight and "
             "saving a checkpoint (press Ctrl-C again to quit at once, losing the steps since the "
             "last checkpoint)", file=sys.stderr, flush=True)
-    elif signum == signal.SIGINT:
+    elif signum == signal.SIGINT and not _in_ipython():  # under IPython: _note raises instead
       print("gqn_jax: second Ctrl-C: quitting without a checkpoint", file=sys.stderr, flush=True)
       os._exit(EXIT_CODES[signal.SIGINT])  # pylint: disable=protected-access
 
