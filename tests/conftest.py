@@ -10,10 +10,13 @@
 
 import os
 import pathlib
+import tempfile
 
 # Before TensorFlow is first imported: keep it quiet and its CPU kernels deterministic.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# The TFDS builder's counted split sizes: kept out of the user's ~/.cache during the suite.
+os.environ.setdefault("GQN_TFDS_SPLIT_SIZES", tempfile.mkdtemp(prefix="gqn_jax_tfds_sizes-"))
 
 import pytest  # pylint: disable=wrong-import-position
 

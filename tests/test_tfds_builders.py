@@ -1,6 +1,8 @@
 """tfds_builders: the `gqn` builder reads DeepMind-format files in place through TFDS's API."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -108,3 +110,32 @@ def test_bad_records_are_named(tmp_path):
   with pytest.raises(tf.errors.InvalidArgumentError, match=(
       f"record 0 of {path} has 10 frames and 50 cameras values; this dataset needs 11 and 55")):
     list(tfds.as_numpy(_load(str(tmp_path), "jaco")))
+
+
+def test_split_sizes_are_known_after_download_and_prepare_and_the_data_is_untouched(tmp_path):
+  root = str(tmp_path)
+  gqn_test_files.write_dataset(root, "rooms_ring_camera", file_numbers=(2, 5), scenes_per_file=2)
+  gqn_test_files.write_dataset(root, "rooms_ring_camera", "test", file_numbers=(1,),
+                               scenes_per_file=1)
+  builder = tfds.builder("gqn/rooms_ring_camera", data_dir=root)
+  assert not builder.info.splits  # nothing counted yet
+  before = _tree(root)
+  builder.download_and_prepare()
+  assert _tree(root) == before  # the counts live outside the data folder
+  splits = builder.info.splits
+  assert (splits["train"].num_examples, splits["test"].num_examples) == (4, 1)
+  assert splits["train"].shard_lengths == [2, 2] and splits["train"].num_bytes > 0
+  again = tfds.builder("gqn/rooms_ring_camera", data_dir=root)  # another process, later
+  assert again.info.splits["train"].num_examples == 4
+
+
+def test_importing_the_builder_changes_nothing_in_tensorflow(repo_dir):
+  script = ("from gqn_jax.data import reader\n"
+            "calls = []\n"
+            "reader.import_tf = lambda: calls.append(1)\n"
+            "import tfds_builders\n"
+            "print(len(calls))\n")
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, cwd=repo_dir, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ["0"]  # devices are hidden only when a dataset is read
