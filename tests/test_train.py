@@ -10,12 +10,14 @@ import os
 import shutil
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from gqn_jax.trained import restore
 from gqn_jax.training import checkpointing
+from gqn_jax.training import memory_check
 from gqn_jax.training import run_guard
 from gqn_jax.training import train
 
@@ -246,3 +248,41 @@ def test_max_context_beyond_the_data_fails_before_any_work(tiny_config, tmp_path
   with pytest.raises(ValueError, match="max_context=10 leaves no query view"):
     train.train_and_evaluate(config, str(tmp_path / "never"))
   assert not os.path.exists(tmp_path / "never")
+
+
+def test_a_step_too_large_for_the_memory_is_refused_before_it_runs_naming_the_knobs(
+    tiny_config, tmp_path, monkeypatch):
+  monkeypatch.setattr(memory_check, "available_bytes", lambda device: (1000, "a test"))
+  steps_run = []
+  real_step = train.make_train_step
+  monkeypatch.setattr(train, "make_train_step", lambda *a: _recording(real_step(*a), steps_run))
+  with pytest.raises(memory_check.StepMemoryError, match=(
+      r"the training step needs about .* GiB per device .* but 0.00 GiB is free \(a test\).*"
+      r"--config.train.batch_size \(now 4.*--config.model.remat=True.*GQN_JAX_SKIP_MEMORY_CHECK")):
+    train.train_and_evaluate(tiny_config(), str(tmp_path / "run"))
+  assert not steps_run  # refused before the first step
+  monkeypatch.setenv(memory_check.SKIP_ENV, "1")  # the way out named in the message
+  train.train_and_evaluate(tiny_config(), str(tmp_path / "run"))
+  assert steps_run
+
+
+def test_the_memory_estimate_is_xlas_analysis_of_the_step():
+  compiled = jax.jit(lambda x: (x @ x.T).sum(axis=0)).lower(
+      jax.ShapeDtypeStruct((256, 512), jnp.float32)).compile()
+  needed = memory_check.step_bytes(compiled)
+  assert needed >= 256 * 4  # at least the output
+  assert memory_check.host_available_bytes() > 0
+
+
+class _recording:  # pylint: disable=invalid-name
+  """A jitted step that notes each call (and keeps .lower for the memory check)."""
+
+  def __init__(self, step, calls):
+    self.step, self.calls = step, calls
+
+  def lower(self, *args):
+    return self.step.lower(*args)
+
+  def __call__(self, *args):
+    self.calls.append(1)
+    return self.step(*args)

@@ -37,6 +37,7 @@ from gqn_jax.training import configs
 from gqn_jax.training import context_trim
 from gqn_jax.training import data_source
 from gqn_jax.training import distributed
+from gqn_jax.training import memory_check
 from gqn_jax.training import metrics as gqn_metrics
 from gqn_jax.training import preemption
 from gqn_jax.training import query_copy
@@ -396,9 +397,19 @@ class _TrainLoop:
       host_batch = context_trim.trim(host_batch, self.context_sizes)
     return distributed.make_global_batch(host_batch, self.parallelism.batch)
 
+  def check_memory(self, params, opt_state):
+    """Refuses a step that cannot fit (memory_check), compiled for every context slot in use."""
+    host_batch = gqn.dummy_batch(self.config.data.image_size, self.config.data.max_context,
+                                 distributed.host_batch_size(self.config.train.batch_size))
+    batch = distributed.make_global_batch(host_batch, self.parallelism.batch)
+    memory_check.check_step_fits(
+        self.train_step, (params, opt_state, batch, jnp.int32(0), self.step_key), self.config)
+
   def run(self, params, opt_state, start_step, workdir):
     train = self.config.train
     eval_metrics = None
+    if start_step < train.num_steps:
+      self.check_memory(params, opt_state)
     if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with
       eval_metrics = self.evaluate(params, 0)
     self.reader = _StepReader(self.config, self.writer, start_step,
