@@ -1,5 +1,8 @@
 """Times one GQN training step (loss + grad + Adam update, jitted, state donated) on this host.
 
+The step is the trainer's own (gqn_jax.training.steps.make_steps(...).train, what
+train_and_evaluate runs), at a constant sigma and learning rate.
+
   python benchmarks/bench_model.py --preset=small
   python benchmarks/bench_model.py --preset=paper --batch_size=8 --num_context=5   # ports' load
   python benchmarks/bench_model.py --preset=paper --batch_size=36 --num_context=5
@@ -31,6 +34,10 @@ from gqn_jax.model import convs
 from gqn_jax.model import config as config_module
 from gqn_jax.model.config import GQNConfig
 from gqn_jax.model.gqn import GQN
+from gqn_jax.training import distributed
+from gqn_jax.training import steps
+
+LEARNING_RATE = 5e-4
 
 PRESETS = {
     # The paper's model: tower, L=12 unshared cores, 64x64 images, B=36, K=10 context slots.
@@ -95,18 +102,11 @@ def random_batch(rng, config, batch_size, num_context):
 
 
 def make_train_step(model, optimizer, sigma):
-  def train_step(state, batch, key):
-    params, opt_state = state
-
-    def loss_fn(p):
-      terms = model.apply({"params": p}, batch, sigma, rngs={"sample": key})
-      return -jnp.mean(terms.elbo)
-
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), loss
-
-  return jax.jit(train_step, donate_argnums=0)
+  """The trainer's jitted update (params, opt_state, batch, step, key) -> (params, opt_state,
+  metrics), with a constant sigma (the reported learning rate is the benchmark's Adam rate)."""
+  return steps.make_steps(model, optimizer, lambda step: jnp.float32(sigma),
+                          lambda step: jnp.float32(LEARNING_RATE), model.config.image_size,
+                          distributed.make_parallelism()).train
 
 
 def jaxpr_flops(jaxpr):
@@ -148,7 +148,8 @@ def step_flops(config, state, batch, optimizer):
   'xla'), so Winograd's savings show as a higher effective rate."""
   direct = GQN(dataclasses.replace(config, conv_impl="xla"))
   train_step = make_train_step(direct, optimizer, sigma=2.0)
-  return jaxpr_flops(jax.make_jaxpr(train_step)(state, batch, jax.random.key(0)).jaxpr)
+  return jaxpr_flops(jax.make_jaxpr(train_step)(*state, batch, jnp.int32(0),
+                                                jax.random.key(0)).jaxpr)
 
 
 def matmul_rate(dtype, size, repeats=5):
@@ -182,12 +183,12 @@ def main():
   params = jax.jit(lambda b: model.init(
       {"params": jax.random.key(0), "sample": jax.random.key(1)}, b, 2.0)["params"])(batch)
   num_params = sum(x.size for x in jax.tree.leaves(params))
-  optimizer = optax.adam(5e-4)
+  optimizer = optax.adam(LEARNING_RATE)
   state = (params, jax.jit(optimizer.init)(params))
   train_step = make_train_step(model, optimizer, sigma=2.0)
 
   start = time.perf_counter()
-  lowered = train_step.lower(state, batch, jax.random.key(0))
+  lowered = train_step.lower(*state, batch, jnp.int32(0), jax.random.key(0))
   lower_s = time.perf_counter() - start
   start = time.perf_counter()
   compiled = lowered.compile()
@@ -195,14 +196,14 @@ def main():
   print(f"lowered in {lower_s:.1f} s, compiled in {compile_s:.1f} s", flush=True)
   flops = step_flops(config, state, batch, optimizer)
 
-  state, loss = compiled(state, batch, jax.random.key(0))  # warm-up
-  loss.block_until_ready()
+  *state, metrics = compiled(*state, batch, jnp.int32(0), jax.random.key(0))  # warm-up
+  loss = metrics["loss"].block_until_ready()
   step_times = []
   for step in range(args.steps):
     batch = random_batch(rng, config, batch_size, num_context)
     start = time.perf_counter()
-    state, loss = compiled(state, batch, jax.random.key(step + 1))
-    loss.block_until_ready()
+    *state, metrics = compiled(*state, batch, jnp.int32(step + 1), jax.random.key(step + 1))
+    loss = metrics["loss"].block_until_ready()
     step_times.append(time.perf_counter() - start)
     print(f"step {step}: {step_times[-1]:.2f} s", flush=True)
   if not np.isfinite(float(loss)):

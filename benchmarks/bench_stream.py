@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
+from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.scenes import stream  # pylint: disable=wrong-import-position
-from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
 

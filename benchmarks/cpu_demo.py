@@ -34,9 +34,10 @@ from gqn_jax import images  # pylint: disable=g-import-not-at-top,wrong-import-p
 from gqn_jax.data import pipeline  # pylint: disable=wrong-import-position
 from gqn_jax.data import reader  # pylint: disable=wrong-import-position
 from gqn_jax.model import gqn  # pylint: disable=wrong-import-position
+from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
+from gqn_jax.runs import data_source  # pylint: disable=wrong-import-position
 from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
-from gqn_jax.training import configs  # pylint: disable=wrong-import-position
-from gqn_jax.training import data_source  # pylint: disable=wrong-import-position
+from gqn_jax.training import distributed  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
 _MINUTES = flags.DEFINE_float("minutes", 10.0, "Wall-clock training time, compilation included.")
@@ -85,8 +86,10 @@ def test_batches(config, dataset_files, num_batches):
 
 def same_sigma_scores(config, params, batches):
   """Mean -ELBO and PSNR of `params` on `batches` at sigma_final (the schedule's last value)."""
-  parallelism = train.make_parallelism()
-  eval_step = train.make_eval_step(config, configs.build_model(config), parallelism)
+  parallelism = distributed.make_parallelism()
+  run_steps = train.steps_for_config(config, configs.build_model(config),
+                                     train.build_optimizer(config.train), parallelism)
+  eval_step = run_steps.eval
   late_step = config.train.sigma_anneal_steps  # sigma_s = sigma_final from here on
   totals, count = {}, 0
   for index, batch in enumerate(batches):
@@ -128,7 +131,7 @@ def main(argv):
   batches = test_batches(config, data_source.resolve(config.data), config.train.eval_batches)
   initial_params, _ = train.init_train_state(
       config, configs.build_model(config), train.build_optimizer(config.train),
-      train.make_parallelism())
+      distributed.make_parallelism())
   before = same_sigma_scores(config, initial_params, batches)
   after = same_sigma_scores(config, trained.params, batches)
 

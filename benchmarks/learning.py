@@ -46,9 +46,9 @@ from absl import logging  # pylint: disable=wrong-import-position
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
 from gqn_jax import paths  # pylint: disable=wrong-import-position
+from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.trained import evaluate  # pylint: disable=wrong-import-position
 from gqn_jax.trained import render  # pylint: disable=wrong-import-position
-from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
 

@@ -1,6 +1,6 @@
 """The Jaco robot arm (11 views per scene): `--config=configs/jaco.py[:small|:tiny]`."""
 
-from gqn_jax.training import default_config
+from gqn_jax.runs import default_config
 
 
 def get_config(arg=None):

@@ -1,6 +1,6 @@
 """The 3D mazes (84x84 frames, 300 views per scene): `--config=configs/mazes.py[:small|:tiny]`."""
 
-from gqn_jax.training import default_config
+from gqn_jax.runs import default_config
 
 
 def get_config(arg=None):

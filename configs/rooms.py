@@ -1,6 +1,6 @@
 """rooms_ring_camera (Figure 2 of the paper): `--config=configs/rooms.py[:small|:tiny]`."""
 
-from gqn_jax.training import default_config
+from gqn_jax.runs import default_config
 
 
 def get_config(arg=None):

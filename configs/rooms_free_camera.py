@@ -3,7 +3,7 @@
 The default variant, no_object_rotations, is 64x64; with_object_rotations is 128x128.
 """
 
-from gqn_jax.training import default_config
+from gqn_jax.runs import default_config
 
 _IMAGE_SIZES = {"no_object_rotations": 64, "with_object_rotations": 128}
 

@@ -1,6 +1,6 @@
 """Shepard-Metzler objects: `--config=configs/shepard_metzler.py[:7_parts][,small|,tiny]`."""
 
-from gqn_jax.training import default_config
+from gqn_jax.runs import default_config
 
 
 def get_config(arg=None):

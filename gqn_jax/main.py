@@ -44,7 +44,7 @@ def default_workdir(config_path, config):
   line starts a new run, while --config.train.num_steps=N continues the same one."""
   _, _, arg = (config_path or "").partition(":")
   suffix = "_" + arg.replace(",", "_") if arg else ""
-  from gqn_jax.training import configs  # pylint: disable=g-import-not-at-top
+  from gqn_jax.runs import configs  # pylint: disable=g-import-not-at-top
   from gqn_jax.training import run_guard  # pylint: disable=g-import-not-at-top
   changes = run_guard.config_changes(configs.load(config_path).to_dict(), config.to_dict())
   overrides = sorted(f"{key}={new!r}" for key, (_, new) in changes.items()

@@ -20,8 +20,8 @@ os.environ.setdefault("GQN_TFDS_SPLIT_SIZES", tempfile.mkdtemp(prefix="gqn_jax_t
 
 import pytest  # pylint: disable=wrong-import-position
 
+from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
-from gqn_jax.training import configs  # pylint: disable=wrong-import-position
 
 REPO_DIR = pathlib.Path(__file__).resolve().parents[1]
 

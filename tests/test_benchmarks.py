@@ -48,3 +48,20 @@ def test_small_preset_runs_end_to_end_and_reports_every_number():
               "fraction_of_matmul", "peak_rss_gib"):
     assert np.isfinite(result[key]) and result[key] > 0, key
   assert result["peak_device_gib"] is None  # CPU: no device memory statistics
+
+
+def test_the_benchmarked_step_is_the_trainers_step(monkeypatch):
+  from gqn_jax.model.gqn import GQN  # pylint: disable=g-import-not-at-top
+  from gqn_jax.training import steps  # pylint: disable=g-import-not-at-top
+  built = []
+  real_make_steps = steps.make_steps
+
+  def recording_make_steps(*args, **kwargs):
+    made = real_make_steps(*args, **kwargs)
+    built.append(made.train)
+    return made
+
+  monkeypatch.setattr(steps, "make_steps", recording_make_steps)
+  config = bench_model.PRESETS["small"]["config"]
+  step = bench_model.make_train_step(GQN(config), bench_model.optax.adam(1e-3), sigma=2.0)
+  assert built == [step]  # what bench_model times is what training.steps builds for the trainer

@@ -12,8 +12,8 @@ import gqn_test_files
 from gqn_jax.data import reader
 from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
-from gqn_jax.training import config_checks
-from gqn_jax.training import configs
+from gqn_jax.runs import config_checks
+from gqn_jax.runs import configs
 
 CONFIG_FILES = ("rooms", "rooms_free_camera", "shepard_metzler", "mazes", "jaco")
 

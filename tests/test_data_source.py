@@ -1,10 +1,10 @@
-"""gqn_jax.training.data_source: DeepMind's files when they are there, else procedural scenes."""
+"""gqn_jax.runs.data_source: DeepMind's files when they are there, else procedural scenes."""
 
 import pytest
 
 import gqn_test_files
 from gqn_jax.data import reader
-from gqn_jax.training import data_source
+from gqn_jax.runs import data_source
 
 
 def _data_config(tiny_config, root, source):

@@ -195,7 +195,7 @@ def test_two_processes_form_one_global_batch():
 def test_scaling_doc_uses_the_models_parameter_count(repo_dir):
   """docs/scaling.md derives the all-reduce size from this count; it must be the model's."""
   from gqn_jax.model import gqn  # pylint: disable=g-import-not-at-top
-  from gqn_jax.training import configs  # pylint: disable=g-import-not-at-top
+  from gqn_jax.runs import configs  # pylint: disable=g-import-not-at-top
   config = configs.load("configs/rooms.py")
   model = configs.build_model(config)
   batch = gqn.dummy_batch(config.data.image_size, config.data.max_context)

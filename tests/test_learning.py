@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from gqn_jax.model import gqn
+from gqn_jax.runs import configs
+from gqn_jax.runs import image_metrics
 from gqn_jax.trained import restore
-from gqn_jax.training import configs
-from gqn_jax.training import metrics
+from gqn_jax.training import distributed
 from gqn_jax.training import train
 
 NUM_STEPS = 300
@@ -47,9 +48,9 @@ def test_copy_task_beats_the_mean_image_within_a_few_hundred_steps(tiny_config):
   test_frames, test_cameras = scenes(config, "test", 8)
   model = configs.build_model(config)
   optimizer = train.build_optimizer(config.train)
-  parallelism = train.make_parallelism()
+  parallelism = distributed.make_parallelism()
   params, opt_state = train.init_train_state(config, model, optimizer, parallelism)
-  step_fn = train.make_train_step(config, model, optimizer, parallelism)
+  step_fn = train.steps_for_config(config, model, optimizer, parallelism).train
   batches = copy_batches(train_frames, train_cameras, 16, np.random.default_rng(0))
   for step in range(NUM_STEPS):
     params, opt_state, _ = step_fn(params, opt_state, next(batches), jnp.int32(step),
@@ -59,8 +60,8 @@ def test_copy_task_beats_the_mean_image_within_a_few_hundred_steps(tiny_config):
   prediction = model.apply({"params": params}, test["context_frames"], test["context_cameras"],
                            test["context_mask"], test["query_camera"], method=gqn.GQN.generate,
                            rngs={"sample": jax.random.key(2)})
-  model_psnr = float(np.mean(metrics.psnr(metrics.mse_per_image(prediction, test["query_frame"]))))
+  model_psnr = float(np.mean(image_metrics.psnr(image_metrics.mse_per_image(prediction, test["query_frame"]))))
   mean_image = np.broadcast_to(train_frames.reshape(-1, *train_frames.shape[2:]).mean(axis=0),
                                test["query_frame"].shape)
-  mean_psnr = float(np.mean(metrics.psnr(metrics.mse_per_image(mean_image, test["query_frame"]))))
+  mean_psnr = float(np.mean(image_metrics.psnr(image_metrics.mse_per_image(mean_image, test["query_frame"]))))
   assert model_psnr > mean_psnr + MARGIN_DB, (model_psnr, mean_psnr)

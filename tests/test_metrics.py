@@ -8,19 +8,20 @@ import numpy as np
 import pytest
 
 from gqn_jax import paths
+from gqn_jax.runs import image_metrics
 from gqn_jax.training import metrics
 
 
 def test_nats_per_image_and_bits_per_dim():
   neg_elbo = jnp.array([1000.0, 2000.0])
-  assert float(metrics.nats_per_image(neg_elbo)) == pytest.approx(1500.0)
+  assert float(image_metrics.nats_per_image(neg_elbo)) == pytest.approx(1500.0)
   per_dim = 64 * 64 * 3 * np.log(2)
-  assert float(metrics.bits_per_dim(metrics.nats_per_image(neg_elbo), 64)) == pytest.approx(
+  assert float(image_metrics.bits_per_dim(image_metrics.nats_per_image(neg_elbo), 64)) == pytest.approx(
       1500.0 / per_dim)
   # Elementwise: per-scene values, whose mean is the bits per dim of the mean.
-  np.testing.assert_allclose(metrics.bits_per_dim(neg_elbo, 64), [1000 / per_dim, 2000 / per_dim],
+  np.testing.assert_allclose(image_metrics.bits_per_dim(neg_elbo, 64), [1000 / per_dim, 2000 / per_dim],
                              rtol=1e-6)
-  assert metrics.bits_per_dim(3.0, 2) == pytest.approx(3.0 / (12 * np.log(2)))
+  assert image_metrics.bits_per_dim(3.0, 2) == pytest.approx(3.0 / (12 * np.log(2)))
 
 
 def test_mse_per_image_and_psnr():
@@ -28,9 +29,9 @@ def test_mse_per_image_and_psnr():
   prediction = target.copy()
   prediction[0] = 0.1  # MSE 0.01: 20 dB
   prediction[1, 0, 0, 0] = 1.0  # one channel of one pixel fully wrong: MSE 1/48
-  mse = metrics.mse_per_image(prediction, target)
+  mse = image_metrics.mse_per_image(prediction, target)
   np.testing.assert_allclose(mse, [0.01, 1 / 48, 0.0], rtol=1e-5)
-  psnr = metrics.psnr(mse)
+  psnr = image_metrics.psnr(mse)
   np.testing.assert_allclose(psnr[:2], [20.0, 10 * np.log10(48)], rtol=1e-5)
   assert float(psnr[2]) == pytest.approx(100.0)  # a perfect prediction is capped, not infinite
 

@@ -20,7 +20,8 @@ _SCRIPT = textwrap.dedent("""
     import jax.numpy as jnp
     import numpy as np
     from gqn_jax.model import gqn
-    from gqn_jax.training import configs, distributed, train
+    from gqn_jax.runs import configs
+    from gqn_jax.training import distributed, train
 
     assert jax.device_count() == 8, jax.devices()
     config = configs.load("configs/rooms.py:tiny")
@@ -37,7 +38,7 @@ _SCRIPT = textwrap.dedent("""
     nll_fn = jax.jit(lambda p, b: model.apply(
         {"params": p}, b, 1.0, rngs={"sample": jax.random.key(3)}).nll)
 
-    initial = train.init_train_state(config, model, optimizer, train.make_parallelism())
+    initial = train.init_train_state(config, model, optimizer, distributed.make_parallelism())
 
     def run(parallelism, step_fn):
       # Copies: the step donates its inputs.
@@ -61,8 +62,8 @@ _SCRIPT = textwrap.dedent("""
 
     results = {}
     for name, devices in (("one", jax.devices()[:1]), ("eight", jax.devices())):
-      parallelism = train.make_parallelism(devices)
-      step_fn = train.make_train_step(config, model, optimizer, parallelism)
+      parallelism = distributed.make_parallelism(devices)
+      step_fn = train.steps_for_config(config, model, optimizer, parallelism).train
       results[name] = run(parallelism, step_fn)
       if name == "eight":
         results["eight_again"] = run(parallelism, step_fn)

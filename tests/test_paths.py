@@ -14,10 +14,10 @@ from etils.epath import testing as epath_testing
 import pytest
 
 from gqn_jax import paths
+from gqn_jax.runs import checkpointing
 from gqn_jax.trained import evaluate
 from gqn_jax.trained import render
 from gqn_jax.trained import restore
-from gqn_jax.training import checkpointing
 from gqn_jax.training import metrics
 from gqn_jax.training import train
 

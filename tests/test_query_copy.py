@@ -6,8 +6,8 @@ import pytest
 
 from gqn_jax.model import config as gqn_config
 from gqn_jax.model import viewpoint
-from gqn_jax.training import configs
-from gqn_jax.training import config_checks
+from gqn_jax.runs import config_checks
+from gqn_jax.runs import configs
 from gqn_jax.training import query_copy
 
 

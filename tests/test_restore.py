@@ -17,9 +17,9 @@ import orbax.checkpoint as ocp
 import pytest
 
 from gqn_jax.model import config as gqn_config
+from gqn_jax.runs import configs
+from gqn_jax.runs import schedules
 from gqn_jax.trained import restore
-from gqn_jax.training import configs
-from gqn_jax.training import schedules
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +87,13 @@ def test_checkpoint_of_a_two_device_run_restores_on_one_cpu(tmp_path, trained, r
       import os
       os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
       import jax, ml_collections, numpy as np, orbax.checkpoint as ocp
-      from gqn_jax.training import configs, train
+      from gqn_jax.runs import configs
+      from gqn_jax.training import distributed, train
       assert jax.device_count() == 2
       config = ml_collections.ConfigDict({trained.config.to_dict()!r})
       model = configs.build_model(config)
       optimizer = train.build_optimizer(config.train)
-      parallelism = train.make_parallelism()
+      parallelism = distributed.make_parallelism()
       params, opt_state = train.init_train_state(config, model, optimizer, parallelism)
       assert len(jax.tree.leaves(params)[0].sharding.device_set) == 2
       with ocp.CheckpointManager({str(tmp_path / 'checkpoints')!r}) as manager:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from gqn_jax import main
-from gqn_jax.training import configs
+from gqn_jax.runs import configs
 from gqn_jax.training import run_guard
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import optax
 import pytest
 
-from gqn_jax.training import configs
-from gqn_jax.training import schedules
+from gqn_jax.runs import configs
+from gqn_jax.runs import schedules
 from gqn_jax.training import train
 
 

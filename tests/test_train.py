@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+from gqn_jax.runs import checkpointing
 from gqn_jax.trained import restore
-from gqn_jax.training import checkpointing
 from gqn_jax.training import memory_check
 from gqn_jax.training import run_guard
 from gqn_jax.training import train
@@ -254,8 +254,9 @@ def test_a_step_too_large_for_the_memory_is_refused_before_it_runs_naming_the_kn
     tiny_config, tmp_path, monkeypatch):
   monkeypatch.setattr(memory_check, "available_bytes", lambda device: (1000, "a test"))
   steps_run = []
-  real_step = train.make_train_step
-  monkeypatch.setattr(train, "make_train_step", lambda *a: _recording(real_step(*a), steps_run))
+  real_steps = train.steps_for_config
+  monkeypatch.setattr(train, "steps_for_config", lambda *a: real_steps(*a)._replace(
+      train=_recording(real_steps(*a).train, steps_run)))
   with pytest.raises(memory_check.StepMemoryError, match=(
       r"the training step needs about .* GiB per device .* but 0.00 GiB is free \(a test\).*"
       r"--config.train.batch_size \(now 4.*--config.model.remat=True.*GQN_JAX_SKIP_MEMORY_CHECK")):

@@ -26,7 +26,7 @@ from gqn_jax.data import views
 from gqn_jax.scenes import datasets
 from gqn_jax.scenes import writer
 
-TEST_SEED = 0  # the procedural test split's seed (training.data_source._PROCEDURAL_SEED)
+TEST_SEED = 0  # the procedural test split's seed (runs.data_source._PROCEDURAL_SEED)
 _EVAL_STREAM = 1_000_000_007  # the evaluation batches' view draws, apart from training's
 
 

@@ -37,8 +37,8 @@ import numpy as np
 from gqn_jax import console
 from gqn_jax import paths
 from gqn_jax.data import reader
+from gqn_jax.runs import image_metrics
 from gqn_jax.trained import restore
-from gqn_jax.training import metrics as gqn_metrics
 
 METRICS = ("elbo_nats_per_image", "bits_per_dim", "kl_nats", "nll_nats", "mse", "psnr_db",
            "psnr_object_db")
@@ -65,13 +65,13 @@ def object_mask(targets_BxHxWx3, background_HxWx3):
 def object_psnr(predictions_BxHxWx3, targets_BxHxWx3, mask_BxHxW):
   """[B] PSNR over each image's object pixels; NaN for an image without any (left out of means).
 
-  Predictions are clipped to [0, 1] first, as training/metrics.mse_per_image does for all pixels.
+  Predictions are clipped to [0, 1] first, as runs/image_metrics.mse_per_image does for all pixels.
   """
   predictions = np.clip(np.asarray(predictions_BxHxWx3), 0.0, 1.0)
   squared = np.square(predictions - targets_BxHxWx3).mean(axis=-1)
   count = mask_BxHxW.sum(axis=(1, 2))
   mse = np.where(mask_BxHxW, squared, 0.0).sum(axis=(1, 2)) / np.maximum(count, 1)
-  return np.where(count > 0, np.asarray(gqn_metrics.psnr(mse)), np.nan)
+  return np.where(count > 0, np.asarray(image_metrics.psnr(mse)), np.nan)
 
 
 def view_orders(scene_ids, views_per_scene, seed):
@@ -89,14 +89,14 @@ def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, n
   terms = trained.elbo_from_representation(r, query_frames, query_cameras, elbo_key, sigma)
   rendered = trained.render_from_representation(
       r, query_cameras[:, None], render_key, num_samples)
-  mse = gqn_metrics.mse_per_image(rendered.images[:, 0], query_frames)
+  mse = image_metrics.mse_per_image(rendered.images[:, 0], query_frames)
   return {
       "elbo_nats_per_image": terms.elbo,
-      "bits_per_dim": gqn_metrics.bits_per_dim(-terms.elbo, trained.image_size),
+      "bits_per_dim": image_metrics.bits_per_dim(-terms.elbo, trained.image_size),
       "kl_nats": terms.kl,
       "nll_nats": terms.nll,
       "mse": mse,
-      "psnr_db": gqn_metrics.psnr(mse),
+      "psnr_db": image_metrics.psnr(mse),
       "psnr_object_db": object_psnr(rendered.images[:, 0], query_frames,
                                     object_mask(query_frames, background)),
   }
@@ -109,7 +109,7 @@ def _baseline_metrics(query_frames, baselines):
   for name in ("mean_image", "background"):
     prediction = np.broadcast_to(baselines[name], query_frames.shape)
     scores[name] = {
-        "psnr_db": np.asarray(gqn_metrics.psnr(gqn_metrics.mse_per_image(prediction,
+        "psnr_db": np.asarray(image_metrics.psnr(image_metrics.mse_per_image(prediction,
                                                                          query_frames))),
         "psnr_object_db": object_psnr(prediction, query_frames, mask)}
   return scores

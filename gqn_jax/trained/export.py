@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from gqn_jax import paths
+from gqn_jax.runs import checkpointing
 from gqn_jax.trained import restore
-from gqn_jax.training import checkpointing
 
 PORTABLE_DATA_PATHS = {"root": "~/gqn-datasets", "procedural_cache": "~/.cache/gqn_jax/procedural"}
 

@@ -29,10 +29,10 @@ from gqn_jax.data import pipeline
 from gqn_jax.data import reader
 from gqn_jax.model import gqn
 from gqn_jax.model import viewpoint
-from gqn_jax.training import checkpointing
-from gqn_jax.training import configs
-from gqn_jax.training import data_source
-from gqn_jax.training import schedules
+from gqn_jax.runs import checkpointing
+from gqn_jax.runs import configs
+from gqn_jax.runs import data_source
+from gqn_jax.runs import schedules
 
 DEFAULT_CHUNK_SIZE = 32  # generator rows per compiled call: bounds memory (samples depend on it)
 
@@ -299,7 +299,7 @@ def resize_frames(frames_NxHxWx3, image_size):
 def iter_scenes(config, split, num_scenes=None, data_root=None):
   """Yields the first `num_scenes` (all by default) scenes of `split`, resized for the model.
 
-  The data is found as training found it (gqn_jax.training.data_source: DeepMind's files under
+  The data is found as training found it (gqn_jax.runs.data_source: DeepMind's files under
   config.data.root, else the procedural stand-in); `data_root` overrides config.data.root.
   Each scene is (frames [S, H, W, 3] float32 in [0, 1], cameras [S, 5] float32 raw poses).
   """

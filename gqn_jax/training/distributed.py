@@ -4,7 +4,8 @@ JAX's multi-controller runtime runs one Python process per host (or per GPU); ev
 the same program, loads its own share of the data and owns its local devices. This module decides
 from the environment whether this process is one of several (and then calls
 `jax.distributed.initialize`, which must happen before any other JAX call), checks the batch
-arithmetic, and turns a host's slice of the batch into one global `jax.Array`.
+arithmetic, builds the run's device mesh (`make_parallelism`: one 'data' axis over every device
+of every process) and turns a host's slice of the batch into one global `jax.Array`.
 
 How a multi-process run is recognised, first match wins:
 
@@ -33,6 +34,27 @@ import re
 
 import jax
 import numpy as np
+
+DATA_AXIS = "data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Parallelism:
+  """The device mesh and the two shardings every array of a run uses."""
+  mesh: jax.sharding.Mesh
+  replicated: jax.sharding.NamedSharding  # params, optimizer state, metrics
+  batch: jax.sharding.NamedSharding  # leading (example) axis split over 'data'
+
+
+def make_parallelism(devices=None):
+  """A 1-d 'data' mesh over `devices` (default: every device of every process)."""
+  devices = jax.devices() if devices is None else devices
+  mesh = jax.sharding.Mesh(np.asarray(devices), (DATA_AXIS,),
+                           axis_types=(jax.sharding.AxisType.Auto,))
+  return Parallelism(
+      mesh=mesh,
+      replicated=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+      batch=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS)))
 
 SWITCH_ENV = "GQN_DISTRIBUTED"
 COORDINATOR_ENV = "JAX_COORDINATOR_ADDRESS"

@@ -1,7 +1,4 @@
-"""The metrics of a GQN run: their formulas, and where training writes them.
-
-Formulas (the only place each is written; training, evaluation and the restored-model API use
-them): `nats_per_image`, `bits_per_dim`, `mse_per_image`, `psnr`. They work on jax and numpy arrays.
+"""Where training writes its metrics (their formulas: gqn_jax.runs.image_metrics).
 
 Writers: absl logs, `<workdir>/metrics.jsonl` and TensorBoard event files. Only the main process
 writes (a writer built with `enabled=False` ignores every call), so a pod run produces one log,
@@ -14,44 +11,10 @@ import math
 import time
 
 from absl import logging
-import jax.numpy as jnp
 import numpy as np
 
 from gqn_jax import paths
 from gqn_jax.data import reader
-
-_MIN_MSE = 1e-10  # PSNR of a perfect prediction: 100 dB instead of infinity
-
-
-def nats_per_image(neg_elbo_B):
-  """Mean over the batch of -ELBO, in nats per image (a scalar): the training loss."""
-  return jnp.mean(neg_elbo_B)
-
-
-def bits_per_dim(neg_elbo_nats, image_size):
-  """-ELBO in nats per image -> bits per dimension, nats / (S * S * 3 * ln 2), elementwise.
-
-  The likelihood is a continuous Gaussian density on [0, 1] pixel values, so this can go below
-  zero once sigma is small; it is comparable only between runs at the same sigma.
-  """
-  return neg_elbo_nats / (image_size * image_size * 3 * math.log(2.0))
-
-
-def mse_per_image(prediction_BxHxWx3, target_BxHxWx3):
-  """Mean squared error of each image [B] over its pixels and channels.
-
-  The prediction is clipped to [0, 1] first, as it is when drawn: a linear image head's Gaussian
-  mean may leave the range of pixel values, and no picture can.
-  """
-  prediction = jnp.clip(prediction_BxHxWx3, 0.0, 1.0)
-  return jnp.mean(jnp.square(prediction - target_BxHxWx3), axis=(1, 2, 3))
-
-
-def psnr(mse):
-  """Peak signal-to-noise ratio in dB of images in [0, 1] with mean squared error `mse`:
-  10 log10(1 / mse), elementwise; averaged per image, never computed from an averaged MSE."""
-  return -10.0 * jnp.log10(jnp.maximum(mse, _MIN_MSE))
-
 
 class JsonLines:
   """`<workdir>/metrics.jsonl`: one JSON record per line, each with its 'step'.

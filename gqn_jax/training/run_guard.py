@@ -27,8 +27,8 @@ import time
 from absl import logging
 
 from gqn_jax import paths
-from gqn_jax.training import checkpointing
-from gqn_jax.training import configs
+from gqn_jax.runs import checkpointing
+from gqn_jax.runs import configs
 
 LOCK_NAME = "LOCK"
 HISTORY_NAME = "config_history.jsonl"

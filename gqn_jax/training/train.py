@@ -17,7 +17,6 @@ its own random numbers without any per-device code.
 """
 
 import contextlib
-import dataclasses
 import functools
 import json
 import time
@@ -31,43 +30,23 @@ import optax
 from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.model import gqn
-from gqn_jax.training import checkpointing
-from gqn_jax.training import config_checks
-from gqn_jax.training import configs
+from gqn_jax.runs import checkpointing
+from gqn_jax.runs import config_checks
+from gqn_jax.runs import configs
+from gqn_jax.runs import data_source
+from gqn_jax.runs import image_metrics
+from gqn_jax.runs import schedules
 from gqn_jax.training import context_trim
-from gqn_jax.training import data_source
 from gqn_jax.training import distributed
 from gqn_jax.training import memory_check
 from gqn_jax.training import metrics as gqn_metrics
 from gqn_jax.training import preemption
 from gqn_jax.training import query_copy
 from gqn_jax.training import run_guard
-from gqn_jax.training import schedules
-
-DATA_AXIS = "data"
-
+from gqn_jax.training import steps
 
 class NonFiniteLossError(FloatingPointError):
   """The loss or gradient became NaN or infinite; training stopped without saving that state."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Parallelism:
-  """The device mesh and the two shardings every array of a run uses."""
-  mesh: jax.sharding.Mesh
-  replicated: jax.sharding.NamedSharding  # params, optimizer state, metrics
-  batch: jax.sharding.NamedSharding  # leading (example) axis split over 'data'
-
-
-def make_parallelism(devices=None):
-  """A 1-d 'data' mesh over `devices` (default: every device of every process)."""
-  devices = jax.devices() if devices is None else devices
-  mesh = jax.sharding.Mesh(np.asarray(devices), (DATA_AXIS,),
-                           axis_types=(jax.sharding.AxisType.Auto,))
-  return Parallelism(
-      mesh=mesh,
-      replicated=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
-      batch=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS)))
 
 
 def build_optimizer(train_config):
@@ -100,107 +79,12 @@ def eval_key(seed):
   return jax.random.fold_in(jax.random.key(seed), 2)
 
 
-def make_train_step(config, model, optimizer, parallelism):
-  """The jitted update (params, opt_state, batch, step, key) -> (params, opt_state, metrics).
-
-  `step` is the number of updates already made: it sets sigma_s and the sample key, while the
-  learning rate comes from the optimizer's own count (equal to step, it is checkpointed with it).
-  params and opt_state are donated: the caller must use the returned ones.
-  """
-  sigma_fn = schedules.sigma_schedule(config.train)
-  lr_fn = schedules.learning_rate_schedule(config.train)
-  image_size = config.data.image_size
-
-  def train_step(params, opt_state, batch, step, key):
-    sigma = sigma_fn(step)
-    loss_fn = functools.partial(_loss_and_terms, model, batch=batch, sigma=sigma,
-                                sample_key=jax.random.fold_in(key, step))
-    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    params = optax.apply_updates(params, updates)
-    grad_norm = optax.tree.norm(grads)
-    metrics = {
-        "loss": loss,
-        "nll": jnp.mean(terms.nll),
-        "kl": jnp.mean(terms.kl),
-        "bits_per_dim": gqn_metrics.bits_per_dim(loss, image_size),
-        "sigma": sigma,
-        "learning_rate": lr_fn(step),
-        "grad_norm": grad_norm,
-        "finite": jnp.isfinite(loss) & jnp.isfinite(grad_norm),
-    }
-    return params, opt_state, metrics
-
-  return jax.jit(train_step, donate_argnames=("params", "opt_state"),
-                 out_shardings=parallelism.replicated)
-
-
-def _loss_and_terms(model, params, *, batch, sigma, sample_key):
-  """The training loss (-ELBO in nats per image) at `params`, and the ELBO terms."""
-  terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
-  neg_elbo_B = -terms.elbo  # [B]
-  return gqn_metrics.nats_per_image(neg_elbo_B), terms
-
-
-def make_state_check(config, model, parallelism):
-  """The jitted check (params, opt_state, batch, step, key) -> (finite, loss) of the state that
-  update `step` produced.
-
-  The update's own check covers the loss before it; a huge but finite update can still give
-  parameters whose next loss is NaN. So before a state is saved, its loss on the batch that
-  produced it (with that update's sigma and key, so that only the parameters are judged), its
-  parameters and Adam's moments must all be finite (every element: a norm could overflow on
-  large finite values). One forward pass, paid once per checkpoint.
-  """
-  sigma_fn = schedules.sigma_schedule(config.train)
-
-  def check(params, opt_state, batch, step, key):
-    loss, _ = _loss_and_terms(model, params, batch=batch, sigma=sigma_fn(step),
-                              sample_key=jax.random.fold_in(key, step))
-    return jnp.isfinite(loss) & _all_finite(params) & _all_finite(opt_state), loss
-
-  return jax.jit(check, out_shardings=parallelism.replicated)
-
-
-def _all_finite(tree):
-  leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
-            if jnp.issubdtype(leaf.dtype, jnp.floating)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
-
-
-def make_eval_step(config, model, parallelism):
-  """The jitted (params, batch, step, key) -> sums over the batch plus a few pictures.
-
-  Sums, not means, so the host can average over batches exactly. The prior-sample prediction is
-  the generator's mean image with z drawn from the prior (Algorithm S3); PSNR is per image,
-  then averaged, as gqn_jax.trained.evaluate reports it (formulas: training/metrics.py).
-  """
-  sigma_fn = schedules.sigma_schedule(config.train)
-  num_pictures = config.train.num_image_examples
-
-  def eval_step(params, batch, step, key):
-    elbo_key, prior_key = jax.random.split(key)
-    variables = {"params": params}
-    terms = model.apply(variables, batch, sigma_fn(step), rngs={"sample": elbo_key})
-    prediction = model.apply(
-        variables, batch["context_frames"], batch["context_cameras"], batch["context_mask"],
-        batch["query_camera"], method=gqn.GQN.generate, rngs={"sample": prior_key})
-    mse_B = gqn_metrics.mse_per_image(prediction, batch["query_frame"])
-    psnr_B = gqn_metrics.psnr(mse_B)
-    sums = {
-        "loss": jnp.sum(-terms.elbo),
-        "nll": jnp.sum(terms.nll),
-        "kl": jnp.sum(terms.kl),
-        "mse": jnp.sum(mse_B),
-        "psnr": jnp.sum(psnr_B),
-    }
-    pictures = {
-        "reconstruction": terms.reconstruction[:num_pictures],
-        "prior_sample": prediction[:num_pictures],
-    }
-    return sums, pictures
-
-  return jax.jit(eval_step, out_shardings=parallelism.replicated)
+def steps_for_config(config, model, optimizer, parallelism):
+  """The run's train, check and eval steps (training.steps), its schedules built once here."""
+  return steps.make_steps(
+      model, optimizer, schedules.sigma_schedule(config.train),
+      schedules.learning_rate_schedule(config.train), config.data.image_size, parallelism,
+      config.train.num_image_examples)
 
 
 def image_grid(host_batch, pictures, num_examples):
@@ -215,7 +99,7 @@ def image_grid(host_batch, pictures, num_examples):
 
 
 def score_test_batches(eval_step, params, eval_dataset, num_batches, step, key, parallelism,
-                       config):
+                       config, sigma_fn):
   """Mean test metrics over `num_batches` global batches, and the image grid of the first."""
   totals, count, grid = {}, 0, None
   iterator = iter(eval_dataset)  # a fresh pass: every evaluation sees the same scenes
@@ -230,9 +114,9 @@ def score_test_batches(eval_step, params, eval_dataset, num_batches, step, key, 
     if grid is None:
       grid = image_grid(host_batch, jax.device_get(pictures), config.train.num_image_examples)
   means = {name: value / count for name, value in totals.items()}
-  means["bits_per_dim"] = float(gqn_metrics.bits_per_dim(means["loss"], config.data.image_size))
+  means["bits_per_dim"] = float(image_metrics.bits_per_dim(means["loss"], config.data.image_size))
   means["elbo"] = -means["loss"]
-  means["sigma"] = float(schedules.sigma_schedule(config.train)(step))
+  means["sigma"] = float(sigma_fn(step))
   return means, grid
 
 
@@ -308,7 +192,7 @@ def train_and_evaluate(config, workdir, allow_config_change=False):
   `allow_config_change`; one process at a time trains in a workdir (run_guard.WorkdirLock).
   Raises preemption.RunStopped after SIGTERM or SIGINT, once the step in flight is checkpointed.
   """
-  parallelism = make_parallelism()
+  parallelism = distributed.make_parallelism()
   config_checks.check_config(config, device_count=jax.device_count())
   workdir = paths.resolve(workdir)
   paths.check_writable_dir(workdir, what="the training workdir (--workdir)")
@@ -377,13 +261,13 @@ class _TrainLoop:
     self.writer = writer
     self.train_iterator = train_iterator
     self.stop_signals = stop_signals
-    self.train_step = make_train_step(config, model, optimizer, parallelism)
-    self.state_check = make_state_check(config, model, parallelism)
+    run_steps = steps_for_config(config, model, optimizer, parallelism)
+    self.train_step, self.state_check = run_steps.train, run_steps.check
     self.step_key = train_key(config.seed)
     self.run_eval = functools.partial(
-        score_test_batches, make_eval_step(config, model, parallelism),
-        eval_dataset=eval_dataset, num_batches=config.train.eval_batches,
-        key=eval_key(config.seed), parallelism=parallelism, config=config)
+        score_test_batches, run_steps.eval, eval_dataset=eval_dataset,
+        num_batches=config.train.eval_batches, key=eval_key(config.seed),
+        parallelism=parallelism, config=config, sigma_fn=schedules.sigma_schedule(config.train))
     self.reader = None
     # Every host must cut its batch alike, and only one host knows its own M: trim on one.
     self.context_sizes = (context_trim.context_sizes(config.data.max_context)

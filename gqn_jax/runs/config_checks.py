@@ -8,8 +8,8 @@ max_context fits the data is checked where the data is known (gqn_jax.data.reade
 import numbers
 
 from gqn_jax.data import records
-from gqn_jax.training import configs
-from gqn_jax.training import data_source
+from gqn_jax.runs import configs
+from gqn_jax.runs import data_source
 
 _SECTIONS = ("model", "data", "train")
 _POSITIVE_INTS = ("batch_size", "log_every", "checkpoint_every", "eval_every", "eval_batches",

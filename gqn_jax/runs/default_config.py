@@ -1,9 +1,10 @@
 """The paper's training configuration (Table S1), shared by every file in configs/.
 
 Each configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
-`configs/rooms.py:small`) then applies named presets from here. The result is data only.
+`configs/rooms.py:small`) then applies a named preset from here, a flat dict of overrides
+(SIZE_PRESETS). The result is data only.
 `config.model` starts as GQNConfig's own defaults (gqn_jax.model.config, their only home) and the
-model is built from it by gqn_jax.training.configs.build_model.
+model is built from it by gqn_jax.runs.configs.build_model.
 """
 
 import os
@@ -77,66 +78,74 @@ def paper_config(dataset_name, image_size, max_context):
   return config
 
 
-def apply_small(config):
-  """The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its
-  minutes are measured in docs/learning.md)."""
-  config.data.image_size = 32
-  config.data.max_context = min(config.data.max_context, 5)
-  config.model.num_layers = 4
-  config.model.h_channels = 32
-  config.model.z_channels = 4
-  config.model.canvas_channels = 32
-  config.model.r_channels = 64
-  # Unrolled: with L=4 compile time is no concern. (With XLA's conv, the scanned cores' backward
-  # pass ran ~20x slower on CPU: 19 s vs 0.9 s per gradient of this config; conv_impl='auto' now
-  # avoids that path, see docs/model.md.)
-  config.model.scan = False
-  # Settled by measured learning per minute (docs/learning.md): batch 8 makes twice the updates
-  # of batch 16 per CPU minute, and 3000 of them (about 16 minutes on 2 cores) end the README's
-  # first command with a model that uses its context. A checkpoint a minute: Ctrl-C keeps it.
-  config.train.batch_size = 8
-  config.train.num_steps = 3000
-  config.train.lr_initial = 1e-3
-  config.train.lr_final = 1e-4
-  config.train.lr_anneal_steps = config.train.num_steps  # the rate reaches lr_final at the end
-  config.train.sigma_anneal_steps = 1_000
-  config.train.log_every = 50
-  config.train.checkpoint_every = 200
-  config.train.eval_every = 500
-  config.train.eval_batches = 8
-  # Fresh procedural scenes at every step (gqn_jax.scenes.stream): no epochs, no TensorFlow on
-  # the training path; as good as the 2000 cached scenes at equal steps (docs/learning.md). It
-  # never reads files: --config.data.source=auto trains on DeepMind's files where present.
-  config.data.source = "stream"
-  config.data.shuffle_buffer_size = 256  # (files only) saved with every checkpoint: 5 MB, not 21
-  config.data.procedural_num_train = 2000  # (files only)
-  config.data.procedural_num_test = 100  # the held-out scenes, rendered once
+_SMALL_NUM_STEPS = 3000
+
+# The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its
+# minutes are measured in docs/learning.md). Flat {"section.key": value} overrides of
+# paper_config, applied by `finish`.
+SMALL = {
+    "data.image_size": 32,
+    "data.max_context": 5,
+    "model.num_layers": 4,
+    "model.h_channels": 32,
+    "model.z_channels": 4,
+    "model.canvas_channels": 32,
+    "model.r_channels": 64,
+    # Unrolled: with L=4 compile time is no concern. (With XLA's conv, the scanned cores'
+    # backward pass ran ~20x slower on CPU; conv_impl='auto' now avoids that path, docs/model.md.)
+    "model.scan": False,
+    # Batch 8 makes twice the updates of batch 16 per CPU minute (docs/learning.md).
+    "train.batch_size": 8,
+    "train.num_steps": _SMALL_NUM_STEPS,
+    "train.lr_initial": 1e-3,
+    "train.lr_final": 1e-4,
+    "train.lr_anneal_steps": _SMALL_NUM_STEPS,  # the rate reaches lr_final at the end
+    "train.sigma_anneal_steps": 1_000,
+    "train.log_every": 50,
+    "train.checkpoint_every": 200,  # a checkpoint a minute: Ctrl-C keeps it
+    "train.eval_every": 500,
+    "train.eval_batches": 8,
+    # Fresh procedural scenes at every step (gqn_jax.scenes.stream): no epochs, no TensorFlow on
+    # the training path; as good as the 2000 cached scenes at equal steps (docs/learning.md). It
+    # never reads files: --config.data.source=auto trains on DeepMind's files where present.
+    "data.source": "stream",
+    "data.shuffle_buffer_size": 256,  # (files only) saved with every checkpoint: 5 MB, not 21
+    "data.procedural_num_train": 2000,  # (files only)
+    "data.procedural_num_test": 100,  # the held-out scenes, rendered once
+}
+
+# Seconds-long runs for tests: 16x16 images, two tiny layers, a handful of steps.
+TINY = {
+    "data.image_size": 16,
+    "data.max_context": 3,
+    "model.num_layers": 2,
+    "model.h_channels": 8,
+    "model.z_channels": 2,
+    "model.canvas_channels": 8,
+    "model.r_channels": 16,
+    "model.scan": False,  # see SMALL
+    "train.batch_size": 4,
+    "train.num_steps": 4,
+    "train.log_every": 1,
+    "train.checkpoint_every": 2,
+    "train.eval_every": 4,
+    "train.eval_batches": 1,
+    "train.num_image_examples": 2,
+    "data.procedural_num_train": 16,
+    "data.procedural_num_test": 8,
+}
+
+SIZE_PRESETS = {"paper": {}, "small": SMALL, "tiny": TINY}
+
+
+def apply_overrides(config, overrides):
+  """Sets each {"section.key": value} of `overrides` on `config` (an existing key only)."""
+  for dotted, value in overrides.items():
+    section, key = dotted.split(".")
+    if key not in config[section]:
+      raise KeyError(f"preset key {dotted!r} is not a config key")
+    config[section][key] = value
   return config
-
-
-def apply_tiny(config):
-  """Seconds-long runs for tests: 16x16 images, two tiny layers, a handful of steps."""
-  config.data.image_size = 16
-  config.data.max_context = min(config.data.max_context, 3)
-  config.model.num_layers = 2
-  config.model.h_channels = 8
-  config.model.z_channels = 2
-  config.model.canvas_channels = 8
-  config.model.r_channels = 16
-  config.model.scan = False  # see apply_small
-  config.train.batch_size = 4
-  config.train.num_steps = 4
-  config.train.log_every = 1
-  config.train.checkpoint_every = 2
-  config.train.eval_every = 4
-  config.train.eval_batches = 1
-  config.train.num_image_examples = 2
-  config.data.procedural_num_train = 16
-  config.data.procedural_num_test = 8
-  return config
-
-
-SIZE_PRESETS = {"paper": lambda config: config, "small": apply_small, "tiny": apply_tiny}
 
 
 def parse_arg(arg, variants):
@@ -165,4 +174,4 @@ def parse_arg(arg, variants):
 
 def finish(config, size):
   """Apply the size preset named `size` to `config` and return it."""
-  return SIZE_PRESETS[size](config)
+  return apply_overrides(config, SIZE_PRESETS[size])

@@ -1,0 +1,111 @@
+"""The three jitted functions a training run is made of, built in one place: `make_steps`.
+
+- `train`: (params, opt_state, batch, step, key) -> (params, opt_state, metrics), Algorithm S1's
+  update (loss + gradient + Adam), params and opt_state donated;
+- `check`: (params, opt_state, batch, step, key) -> (finite, loss) of the state update `step`
+  produced, run before that state is saved;
+- `eval`: (params, batch, step, key) -> (sums over the batch, a few pictures).
+
+They take the model, the optimizer and the two schedules as plain arguments (no config), so that
+benchmarks/bench_model.py times the very update training runs, on hosts without TensorFlow or
+ml_collections. gqn_jax.training.train builds them from a run's config (`steps_for_config`).
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gqn_jax.model import gqn
+from gqn_jax.runs import image_metrics
+
+
+class Steps(NamedTuple):
+  train: Callable
+  check: Callable
+  eval: Callable
+
+
+def make_steps(model, optimizer, sigma_fn, learning_rate_fn, image_size, parallelism,
+               num_pictures=4):
+  """The jitted train, check and eval steps of `model` (a gqn.GQN).
+
+  sigma_fn / learning_rate_fn: step -> pixel sigma / learning rate (runs.schedules; the rate only
+  reported: the optimizer has its own). parallelism: training.distributed.Parallelism, whose
+  replicated sharding the outputs get. num_pictures: scenes whose pictures eval returns.
+  """
+  loss_and_terms = _loss_function(model)
+
+  def train_step(params, opt_state, batch, step, key):
+    sigma = sigma_fn(step)
+    loss_fn = lambda p: loss_and_terms(p, batch, sigma, jax.random.fold_in(key, step))
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    grad_norm = optax.tree.norm(grads)
+    metrics = {
+        "loss": loss,
+        "nll": jnp.mean(terms.nll),
+        "kl": jnp.mean(terms.kl),
+        "bits_per_dim": image_metrics.bits_per_dim(loss, image_size),
+        "sigma": sigma,
+        "learning_rate": learning_rate_fn(step),
+        "grad_norm": grad_norm,
+        "finite": jnp.isfinite(loss) & jnp.isfinite(grad_norm),
+    }
+    return params, opt_state, metrics
+
+  # The update's own check covers the loss before it; a huge but finite update can still give
+  # parameters whose next loss is NaN. So before a state is saved, its loss on the batch that
+  # produced it (with that update's sigma and key, so that only the parameters are judged), its
+  # parameters and Adam's moments must all be finite (every element: a norm could overflow on
+  # large finite values). One forward pass, paid once per checkpoint.
+  def check_step(params, opt_state, batch, step, key):
+    loss, _ = loss_and_terms(params, batch, sigma_fn(step), jax.random.fold_in(key, step))
+    return jnp.isfinite(loss) & _all_finite(params) & _all_finite(opt_state), loss
+
+  # Sums, not means, so the host can average over batches exactly. The prior-sample prediction
+  # is the generator's mean image with z drawn from the prior (Algorithm S3); PSNR is per
+  # image, then averaged, as gqn_jax.trained.evaluate reports it.
+  def eval_step(params, batch, step, key):
+    elbo_key, prior_key = jax.random.split(key)
+    variables = {"params": params}
+    terms = model.apply(variables, batch, sigma_fn(step), rngs={"sample": elbo_key})
+    prediction = model.apply(
+        variables, batch["context_frames"], batch["context_cameras"], batch["context_mask"],
+        batch["query_camera"], method=gqn.GQN.generate, rngs={"sample": prior_key})
+    mse_B = image_metrics.mse_per_image(prediction, batch["query_frame"])
+    sums = {
+        "loss": jnp.sum(-terms.elbo),
+        "nll": jnp.sum(terms.nll),
+        "kl": jnp.sum(terms.kl),
+        "mse": jnp.sum(mse_B),
+        "psnr": jnp.sum(image_metrics.psnr(mse_B)),
+    }
+    pictures = {
+        "reconstruction": terms.reconstruction[:num_pictures],
+        "prior_sample": prediction[:num_pictures],
+    }
+    return sums, pictures
+
+  replicated = parallelism.replicated
+  return Steps(
+      train=jax.jit(train_step, donate_argnames=("params", "opt_state"),
+                    out_shardings=replicated),
+      check=jax.jit(check_step, out_shardings=replicated),
+      eval=jax.jit(eval_step, out_shardings=replicated))
+
+
+def _loss_function(model):
+  """(params, batch, sigma, sample_key) -> (-ELBO in nats per image, the ELBO terms)."""
+  def loss_and_terms(params, batch, sigma, sample_key):
+    terms = model.apply({"params": params}, batch, sigma, rngs={"sample": sample_key})
+    return image_metrics.nats_per_image(-terms.elbo), terms
+  return loss_and_terms
+
+
+def _all_finite(tree):
+  leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
+            if jnp.issubdtype(leaf.dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
