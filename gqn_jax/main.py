@@ -64,6 +64,7 @@ def main(argv):
     reader.import_tf()  # tf.data only reads files: TensorFlow is kept off JAX's accelerators
   from gqn_jax.training import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
+  import jax  # pylint: disable=g-import-not-at-top  (after jax.distributed is initialised)
   from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
 
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
@@ -75,8 +76,21 @@ def main(argv):
   except preemption.RunStopped as stopped:
     logging.info("%s", stopped)
     sys.exit(stopped.exit_code)  # 143 after SIGTERM, 130 after Ctrl-C: 0 means finished
-  if _REPORT.value and distributed.is_main_process():
-    write_report(workdir, _REPORT_SCENES.value)
+  if _REPORT.value:
+    report(workdir, _REPORT_SCENES.value, jax.process_count())
+
+
+def report(workdir, num_scenes, process_count):
+  """write_report, from a single-process run. Restoring a checkpoint is collective under
+  jax.distributed, so the main process of several would wait for the others forever: there it
+  says how to make the report from one process afterwards."""
+  if process_count > 1:
+    logging.info("no report on a run of %d processes: score and draw it from one process with "
+                 "`python -m gqn_jax.evaluate --workdir=%s` and `python -m gqn_jax.render "
+                 "--workdir=%s --out=render.png`", process_count, workdir, workdir)
+    return False
+  write_report(workdir, num_scenes)
+  return True
 
 
 def write_report(workdir, num_scenes):

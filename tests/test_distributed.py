@@ -5,11 +5,13 @@ jax.distributed (CPU collectives), exactly as two hosts of a pod would.
 """
 
 import os
+import signal
 import re
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import pytest
@@ -207,3 +209,71 @@ def test_scaling_doc_uses_the_models_parameter_count(repo_dir):
   assert claimed == num_params
   megabytes = int(re.search(r"x 4 bytes = \*\*(\d+) MB\*\*", doc).group(1))
   assert megabytes == round(num_params * 4 / 1e6)
+
+
+def _start_training(workdir, num_processes, extra_flags=()):
+  """`python -m gqn_jax.main` on the tiny config as `num_processes` processes of one run."""
+  port = _free_port()
+  procs = []
+  for process_id in range(num_processes):
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    if num_processes > 1:
+      env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}",
+                 JAX_NUM_PROCESSES=str(num_processes), JAX_PROCESS_ID=str(process_id))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
+         "--config.data.source=stream", "--config.train.num_steps=16",
+         "--config.train.checkpoint_every=4", "--config.train.log_every=1",
+         "--config.train.eval_every=16", f"--workdir={workdir}", *extra_flags],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+  return procs
+
+
+def _finish(procs, timeout=300):
+  outputs = []
+  for proc in procs:
+    try:
+      out, _ = proc.communicate(timeout=timeout)
+    finally:
+      proc.kill()
+    outputs.append((proc.returncode, out))
+  return outputs
+
+
+def test_a_sigterm_stops_every_process_at_one_step_and_another_process_count_resumes(
+    tmp_path, repo_dir):
+  workdir = tmp_path / "run"
+  # 1. Two processes; one gets SIGTERM (a preempted host): JAX's preemption service makes both
+  #    stop after the same step, with one checkpoint of it.
+  procs = _start_training(workdir, 2)
+  log = workdir / "metrics.jsonl"
+  deadline = time.monotonic() + 300
+  while not (log.exists() and '"step": 2,' in log.read_text()):
+    assert procs[0].poll() is None and time.monotonic() < deadline, _finish(procs)
+    time.sleep(0.1)
+  procs[1].send_signal(signal.SIGTERM)  # not the main process: the notice reaches it too
+  results = _finish(procs)
+  assert [code for code, _ in results] == [143, 143], results
+  stopped = {int(m) for _, out in results for m in re.findall(r"stopped by SIGTERM after step (\d+)",
+                                                              out)}
+  assert len(stopped) == 1, results  # the same step on both
+  step = stopped.pop()
+  assert 2 <= step < 16
+  assert str(step) in os.listdir(workdir / "checkpoints")
+  # 2. One process carries the run on to the end: another process count resumes the same run.
+  (code, out), = _finish(_start_training(workdir, 1, ["--noreport"]))
+  assert code == 0, out[-3000:]
+  assert f"resumed from the checkpoint of step {step}" in out and "step 16/16" in out
+
+
+def test_a_run_of_several_processes_makes_no_report_and_says_how(monkeypatch, caplog):
+  from gqn_jax import main  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(main, "write_report", lambda *args: pytest.fail("would hang: collective"))
+  with caplog.at_level("INFO"):
+    assert not main.report("/tmp/run", 100, process_count=2)
+  assert "no report on a run of 2 processes" in caplog.text
+  assert "python -m gqn_jax.evaluate --workdir=/tmp/run" in caplog.text
+  made = []
+  monkeypatch.setattr(main, "write_report", lambda *args: made.append(args))
+  assert main.report("/tmp/run", 100, process_count=1) and made == [("/tmp/run", 100)]
