@@ -65,3 +65,19 @@ def test_the_benchmarked_step_is_the_trainers_step(monkeypatch):
   config = bench_model.PRESETS["small"]["config"]
   step = bench_model.make_train_step(GQN(config), bench_model.optax.adam(1e-3), sigma=2.0)
   assert built == [step]  # what bench_model times is what training.steps builds for the trainer
+
+
+def test_the_loop_benchmark_splits_a_real_run_into_its_parts(procedural_cache):
+  completed = subprocess.run(
+      [sys.executable, "benchmarks/bench_loop.py", "--config=configs/rooms.py:tiny",
+       "--steps=4", f"--set=data.procedural_cache={procedural_cache}",
+       "--set=train.trim_context=False"],  # one compile of the update, not one per slot count
+      cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  result = json.loads(completed.stdout)
+  shares = result["timed_run_shares"]
+  assert set(shares) == {"step", "data", "checkpoint", "evaluation", "other"}
+  assert abs(sum(shares.values()) - 1.0) < 0.01 and min(shares.values()) >= -0.01
+  assert shares["checkpoint"] > 0 and shares["evaluation"] > 0  # tiny: saves at 2 and 4, evals at 4
+  assert 0 < result["loop_steps_per_sec"] and 0 < result["step_alone_steps_per_sec"]
+  assert result["machine"]["cores"] >= 1
