@@ -66,6 +66,8 @@ def parse_args():
   parser.add_argument("--matmul_size", type=int,
                       help="side of the reference matmul (default 4096 on CPU, 8192 elsewhere)")
   parser.add_argument("--json", action="store_true", help="also print one JSON line")
+  parser.add_argument("--profile_dir", help="write a jax.profiler trace of the timed steps here "
+                      "(open with TensorBoard's profile plugin or xprof)")
   return parser.parse_args()
 
 
@@ -199,6 +201,8 @@ def main():
   *state, metrics = compiled(*state, batch, jnp.int32(0), jax.random.key(0))  # warm-up
   loss = metrics["loss"].block_until_ready()
   step_times = []
+  if args.profile_dir:
+    jax.profiler.start_trace(args.profile_dir)
   for step in range(args.steps):
     batch = random_batch(rng, config, batch_size, num_context)
     start = time.perf_counter()
@@ -206,6 +210,8 @@ def main():
     loss = metrics["loss"].block_until_ready()
     step_times.append(time.perf_counter() - start)
     print(f"step {step}: {step_times[-1]:.2f} s", flush=True)
+  if args.profile_dir:
+    jax.profiler.stop_trace()
   if not np.isfinite(float(loss)):
     raise RuntimeError(f"training step produced a non-finite loss {float(loss)}")
 

@@ -42,7 +42,7 @@ class ConvLSTMCell(nn.Module):
     gates = convs.SameConv(4 * self.features, self.kernel_size, self.conv_impl, self.dtype,
                            name="gates")(pieces)  # [B, h, w, 4C]
     # Recomputed in the backward pass from the gates and the old cell state, rather than keeping
-    # the six gate activations of every step (about 0.3 GB at the paper's B=36).
+    # the six gate activations of every step (docs/model.md has what that saves).
     cell, hidden = jax.checkpoint(_update)(gates, state.cell)
     return LSTMState(cell=cell, hidden=hidden.astype(self.dtype))
 

@@ -91,10 +91,10 @@ SMALL = {
     "model.z_channels": 4,
     "model.canvas_channels": 32,
     "model.r_channels": 64,
-    # Unrolled: with L=4 compile time is no concern. (With XLA's conv, the scanned cores'
-    # backward pass ran ~20x slower on CPU; conv_impl='auto' now avoids that path, docs/model.md.)
+    # Unrolled: with L=4 compile time is no concern (the scanned cores with XLA's conv were
+    # far slower on CPU; conv_impl='auto' now avoids that path: docs/model.md has the numbers).
     "model.scan": False,
-    # Batch 8 makes twice the updates of batch 16 per CPU minute (docs/learning.md).
+    # Batch 8: more updates per CPU minute than batch 16, for as much learning (docs/learning.md).
     "train.batch_size": 8,
     "train.num_steps": _SMALL_NUM_STEPS,
     "train.lr_initial": 1e-3,
@@ -109,7 +109,7 @@ SMALL = {
     # the training path; as good as the 2000 cached scenes at equal steps (docs/learning.md). It
     # never reads files: --config.data.source=auto trains on DeepMind's files where present.
     "data.source": "stream",
-    "data.shuffle_buffer_size": 256,  # (files only) saved with every checkpoint: 5 MB, not 21
+    "data.shuffle_buffer_size": 256,  # (files only) saved with every checkpoint: keep it small
     "data.procedural_num_train": 2000,  # (files only)
     "data.procedural_num_test": 100,  # the held-out scenes, rendered once
 }
