@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import provenance  # benchmarks/, the script's folder
 
 from gqn_jax.model import convs
 from gqn_jax.model import config as config_module
@@ -231,7 +232,8 @@ def main():
       peak_device_gib=None if peak_device is None else round(peak_device / 2**30, 2),
       direct_gflop_per_step=round(flops / 1e9, 1), direct_gflops_per_s=round(gflops, 1),
       matmul_gflops_per_s=round(matmul_gflops, 1),
-      fraction_of_matmul=round(gflops / matmul_gflops, 3), final_loss=round(float(loss), 1))
+      fraction_of_matmul=round(gflops / matmul_gflops, 3), final_loss=round(float(loss), 1),
+      machine=provenance.describe())
   for key, value in result.items():
     print(f"{key:>18}: {value}")
   if args.json:
