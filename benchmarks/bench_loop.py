@@ -44,17 +44,7 @@ def _config(config_path, num_steps, overrides):
   config = configs.load(config_path)
   config.train.num_steps = num_steps
   config.train.eval_at_start = False  # the loop, not the baseline evaluation before it
-  for override in overrides:
-    key, value = override.split("=", 1)
-    section, name = key.split(".")
-    old = config[section][name]
-    if isinstance(old, bool):
-      if value not in ("True", "False"):
-        raise ValueError(f"--set {key}={value}: expected True or False")
-      config[section][name] = value == "True"
-    else:
-      config[section][name] = type(old)(value)
-  return config
+  return configs.apply_settings(config, overrides)
 
 
 def loop_rate(workdir, compile_seconds):

@@ -78,19 +78,6 @@ def parse_args(argv):
   return parser.parse_args(argv)
 
 
-def apply_overrides(config, overrides):
-  """`section.key=value` strings onto the config, each value parsed as the old value's type."""
-  for override in overrides:
-    key, _, text = override.partition("=")
-    *sections, name = key.split(".")
-    node = config
-    for section in sections:
-      node = node[section]
-    old = node[name]
-    node[name] = type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true")
-  return config
-
-
 def arm_config(args):
   """The config of one arm: the preset, the step budget and seed, then the --set overrides."""
   config = configs.load(args.config)
@@ -99,7 +86,7 @@ def arm_config(args):
     config.train.lr_anneal_steps = args.steps  # the schedule fits the planned run
   if args.seed is not None:
     config.seed = args.seed
-  config = apply_overrides(config, args.set)
+  config = configs.apply_settings(config, args.set)
   config.train.time_limit_s = int(args.minutes * 60)
   return config
 

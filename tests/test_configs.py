@@ -132,3 +132,13 @@ def test_max_context_must_leave_a_query_view(tmp_path):
     reader.check_context_fits(4, found.views_per_scene, found.name)
   with pytest.raises(ValueError, match="at most 10"):
     reader.check_context_fits(11, records.get_info("jaco").sequence_size, "jaco")
+
+
+def test_settings_strings_are_parsed_as_each_keys_type_and_bad_bools_are_refused():
+  config = configs.load("configs/rooms.py:tiny")
+  configs.apply_settings(config, ["train.lr_initial=2e-4", "train.batch_size=8",
+                                  "train.trim_context=False", "data.source=stream"])
+  assert (config.train.lr_initial, config.train.batch_size) == (2e-4, 8)
+  assert config.train.trim_context is False and config.data.source == "stream"
+  with pytest.raises(ValueError, match="train.trim_context is a bool"):
+    configs.apply_settings(config, ["train.trim_context=flase"])

@@ -49,6 +49,13 @@ _CITATION = """@article{eslami2018neural,
 }"""
 
 
+def _file_sizes(found):
+  """{split: [(path, bytes)]} of a reader.DatasetFiles, asked for once (a round trip per file
+  on gs://)."""
+  return {split: list(zip(found.files(split), reader.file_sizes(found.files(split))))
+          for split in records.SPLITS}
+
+
 def _split_dict(counted):
   """{split: {'shard_lengths', 'num_bytes'}} -> the tfds.core.SplitDict DatasetInfo holds."""
   return tfds.core.SplitDict([
@@ -114,17 +121,16 @@ class Gqn(tfds.core.DatasetBuilder):
   def _found(self, splits=records.SPLITS):
     return reader.find_dataset(self.builder_config.name, self.gqn_root, splits=splits)
 
-  def _split_sizes_path(self, found):
+  def _split_sizes_path(self, sizes):
     """The cache file of this dataset's counts: a hash of its root and files (names, sizes)."""
-    files = [(path, size) for split in records.SPLITS
-             for path, size in zip(found.files(split), reader.file_sizes(found.files(split)))]
+    files = [(path, size) for split in records.SPLITS for path, size in sizes[split]]
     digest = hashlib.sha256(json.dumps([self.gqn_root, files]).encode()).hexdigest()[:16]
     return os.path.join(split_sizes_dir(), f"{self.builder_config.name}-{digest}.json")
 
   def _counted_split_sizes(self):
     """{split: {'shard_lengths', 'num_bytes'}} from the cache, or None when not counted yet."""
     try:
-      path = self._split_sizes_path(self._found())
+      path = self._split_sizes_path(_file_sizes(self._found()))
     except (FileNotFoundError, reader.DataError):
       return None  # no files (yet): the features are still described
     if not os.path.exists(path):
@@ -141,7 +147,8 @@ class Gqn(tfds.core.DatasetBuilder):
       raise FileNotFoundError(f"dataset folder {self.dataset_dir} does not exist; "
                               f"{reader.fetch_hint(name, self.gqn_root)}")
     found = self._found()
-    path = self._split_sizes_path(found)
+    sizes = _file_sizes(found)
+    path = self._split_sizes_path(sizes)
     if os.path.exists(path):
       return
     tf = reader.import_tf()
@@ -150,7 +157,8 @@ class Gqn(tfds.core.DatasetBuilder):
       files = found.files(split)
       lengths = [int(tf.data.TFRecordDataset(f).reduce(np.int64(0), lambda n, _: n + 1))
                  for f in files]
-      counted[split] = {"shard_lengths": lengths, "num_bytes": int(sum(reader.file_sizes(files)))}
+      counted[split] = {"shard_lengths": lengths,
+                        "num_bytes": int(sum(size for _, size in sizes[split]))}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.partial-{os.getpid()}"
     with open(partial, "w", encoding="utf-8") as f:

@@ -44,6 +44,15 @@ _CREDENTIALS_HINT = (
     "bucket; locally, the folder's permissions.")
 
 
+def _access_error(path, error):
+  """The DataAccessError for a tf.errors PermissionDenied/Unauthenticated error at `path`."""
+  tf = import_tf()
+  kind = ("not authenticated" if isinstance(error, tf.errors.UnauthenticatedError)
+          else "permission denied")
+  return DataAccessError(f"cannot read {path}: {kind} ({error.message.splitlines()[0]}). "
+                         f"{_CREDENTIALS_HINT}")
+
+
 def is_dir(path):
   """True for a folder, False when nothing is at `path`; a DataAccessError when it cannot tell.
 
@@ -56,10 +65,7 @@ def is_dir(path):
   except tf.errors.NotFoundError:
     return False
   except (tf.errors.PermissionDeniedError, tf.errors.UnauthenticatedError) as e:
-    kind = ("not authenticated" if isinstance(e, tf.errors.UnauthenticatedError)
-            else "permission denied")
-    raise DataAccessError(f"cannot read {path}: {kind} ({e.message.splitlines()[0]}). "
-                          f"{_CREDENTIALS_HINT}") from e
+    raise _access_error(path, e) from e
 
 
 def import_tf():
@@ -165,8 +171,7 @@ def _read_spec(dataset, root):
   try:
     present = tf.io.gfile.exists(path)
   except (tf.errors.PermissionDeniedError, tf.errors.UnauthenticatedError) as e:
-    raise DataAccessError(f"cannot read {path}: {e.message.splitlines()[0]}. "
-                          f"{_CREDENTIALS_HINT}") from e
+    raise _access_error(path, e) from e
   if not present:
     if dataset not in records.DATASETS:
       raise ValueError(

@@ -44,6 +44,25 @@ def load(spec):
 VALUES_BEFORE_THE_FIELD = {"image_mean": "sigmoid"}
 
 
+def apply_settings(config, settings):
+  """`section.key=value` strings (command-line style) onto `config`, each value parsed as the
+  key's current type; a bool must read true/false (or 1/0)."""
+  for setting in settings:
+    key, _, text = setting.partition("=")
+    *sections, name = key.split(".")
+    node = config
+    for section in sections:
+      node = node[section]
+    old = node[name]
+    if isinstance(old, bool):
+      if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(f"{setting}: {key} is a bool; expected True or False")
+      node[name] = text.lower() in ("true", "1")
+    else:
+      node[name] = type(old)(text)
+  return config
+
+
 def model_config(config):
   """The GQNConfig of a run: config.model's values at config.data.image_size."""
   known = {field.name for field in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}

@@ -25,6 +25,7 @@ class Steps(NamedTuple):
   train: Callable
   check: Callable
   eval: Callable
+  sigma: Callable  # step -> the pixel sigma all three use (reported beside evaluations)
 
 
 def make_steps(model, optimizer, sigma_fn, learning_rate_fn, image_size, parallelism,
@@ -94,7 +95,8 @@ def make_steps(model, optimizer, sigma_fn, learning_rate_fn, image_size, paralle
       train=jax.jit(train_step, donate_argnames=("params", "opt_state"),
                     out_shardings=replicated),
       check=jax.jit(check_step, out_shardings=replicated),
-      eval=jax.jit(eval_step, out_shardings=replicated))
+      eval=jax.jit(eval_step, out_shardings=replicated),
+      sigma=sigma_fn)
 
 
 def _loss_function(model):

@@ -45,6 +45,7 @@ from gqn_jax.training import query_copy
 from gqn_jax.training import run_guard
 from gqn_jax.training import steps
 
+
 class NonFiniteLossError(FloatingPointError):
   """The loss or gradient became NaN or infinite; training stopped without saving that state."""
 
@@ -267,7 +268,7 @@ class _TrainLoop:
     self.run_eval = functools.partial(
         score_test_batches, run_steps.eval, eval_dataset=eval_dataset,
         num_batches=config.train.eval_batches, key=eval_key(config.seed),
-        parallelism=parallelism, config=config, sigma_fn=schedules.sigma_schedule(config.train))
+        parallelism=parallelism, config=config, sigma_fn=run_steps.sigma)
     self.reader = None
     # Every host must cut its batch alike, and only one host knows its own M: trim on one.
     self.context_sizes = (context_trim.context_sizes(config.data.max_context)
