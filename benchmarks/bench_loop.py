@@ -1,6 +1,7 @@
 """The training loop against its step: where a run's time goes besides the update itself.
 
-  python benchmarks/bench_loop.py --config=configs/shepard_metzler.py:7_parts,small --steps=600
+  python benchmarks/bench_loop.py --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
+      --steps=600
 
 Runs the real loop (gqn_jax.training.train.train_and_evaluate, the preset's checkpoint, evaluation
 and logging intervals) twice, each in a fresh workdir for --steps updates:
@@ -11,9 +12,9 @@ and logging intervals) twice, each in a fresh workdir for --steps updates:
    is its own: the update ("step"), making the next batch ("data"), checkpoint saves with their
    state check ("checkpoint"), evaluations ("evaluation") and the rest ("other": reading metrics
    back, logging, stop checks, and the compiles of the first updates). The memory check's
-   ahead-of-time compile before the first step is left out. Blocking on every update removes the overlap of the plain run,
-   so this run is slower; its shares say where the time goes, and its median update time is
-   the step's own rate.
+   ahead-of-time compile before the first step is left out. Blocking on every update removes
+   the overlap of the plain run, so this run is slower; its shares say where the time goes, and
+   its median update time is the step's own rate.
 
 Prints one JSON object: both rates, the step-alone rate, their ratio and the breakdown, with the
 machine's provenance. Run it on an idle machine.
@@ -63,7 +64,7 @@ class _Timers:
 
   def __init__(self):
     self.totals = collections.Counter()
-    self.step_times = []
+    self.times = collections.defaultdict(list)  # every call's seconds, by part
 
   def wrap(self, name, function, block=False):
     def timed(*args, **kwargs):
@@ -73,8 +74,7 @@ class _Timers:
         jax.block_until_ready(out)
       elapsed = time.perf_counter() - start
       self.totals[name] += elapsed
-      if name == "step":
-        self.step_times.append(elapsed)
+      self.times[name].append(elapsed)
       return out
     if hasattr(function, "lower"):  # a jitted function: memory_check compiles it ahead
       timed.lower = function.lower
@@ -82,7 +82,8 @@ class _Timers:
 
 
 def timed_run(config, workdir):
-  """(breakdown {part: seconds}, the whole loop's seconds, median update seconds)."""
+  """(breakdown {part: seconds}, the whole loop's seconds, median update seconds, compile seconds,
+  those inside the plain run's window, {part: (calls, median seconds per call)})."""
   timers = _Timers()
   loop_class = train._TrainLoop  # pylint: disable=protected-access
   originals = {name: getattr(loop_class, name)
@@ -105,21 +106,24 @@ def timed_run(config, workdir):
       setattr(loop_class, name, function)
   # The first update of each context-slot count compiles: those calls (over 5x the median) are
   # counted as compile time, out of the step's share and its median.
-  median = statistics.median(timers.step_times)
-  compiles = sum(t for t in timers.step_times if t > 5 * median)
+  step_times = timers.times["step"]
+  median = statistics.median(step_times)
+  compiles = sum(t for t in step_times if t > 5 * median)
   # Those after the first logged step fall inside the plain run's timed window too.
-  compiles_in_window = sum(t for i, t in enumerate(timers.step_times)
+  compiles_in_window = sum(t for i, t in enumerate(step_times)
                            if t > 5 * median and i >= config.train.log_every)
   loop_seconds = timers.totals["loop"] - timers.totals["compile"] - compiles
   breakdown = {part: timers.totals[part] for part in PARTS}
   breakdown["step"] -= compiles
   breakdown["other"] = loop_seconds - sum(breakdown.values())
-  return breakdown, loop_seconds, median, compiles, compiles_in_window
+  per_call = {part: (len(timers.times[part]), statistics.median(timers.times[part]))
+              for part in ("checkpoint", "evaluation") if timers.times[part]}
+  return breakdown, loop_seconds, median, compiles, compiles_in_window, per_call
 
 
 def main(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="configs/shepard_metzler.py:7_parts,small")
+  parser.add_argument("--config", default="gqn_jax/configs/shepard_metzler.py:7_parts,small")
   parser.add_argument("--steps", type=int, default=600)
   parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
   args = parser.parse_args(argv)
@@ -127,7 +131,7 @@ def main(argv):
   machine = provenance.describe()
   with tempfile.TemporaryDirectory() as plain_dir, tempfile.TemporaryDirectory() as timed_dir:
     train.train_and_evaluate(_config(args.config, args.steps, args.set), plain_dir)
-    breakdown, loop_seconds, step_seconds, compile_seconds, in_window = timed_run(
+    breakdown, loop_seconds, step_seconds, compile_seconds, in_window, per_call = timed_run(
         _config(args.config, args.steps, args.set), timed_dir)
     plain = loop_rate(plain_dir, in_window)
   step_rate = 1.0 / step_seconds
@@ -139,6 +143,9 @@ def main(argv):
       "compile_seconds_left_out": round(compile_seconds, 1),
       "timed_run_shares": {part: round(seconds / loop_seconds, 3)
                            for part, seconds in breakdown.items()},
+      # The first checkpoint and evaluation also compile their functions: hence the medians.
+      "calls_and_median_seconds": {part: {"calls": calls, "median_s": round(seconds, 3)}
+                                   for part, (calls, seconds) in per_call.items()},
       "machine": machine, "machine_load_at_end": os.getloadavg(),
   }, indent=2))
 

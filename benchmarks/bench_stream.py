@@ -1,6 +1,6 @@
 """How fast the scene stream makes training batches, and what it costs the training step.
 
-  python benchmarks/bench_stream.py [--config=configs/shepard_metzler.py:7_parts,small]
+  python benchmarks/bench_stream.py [--config=gqn_jax/configs/shepard_metzler.py:7_parts,small]
       [--seconds=20] [--train_steps=600]
 
 1. Stream alone: batches of the config's size rendered and assembled by
@@ -64,7 +64,7 @@ def training_steps_per_second(config_path, source, num_steps):
 
 def main(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="configs/shepard_metzler.py:7_parts,small")
+  parser.add_argument("--config", default="gqn_jax/configs/shepard_metzler.py:7_parts,small")
   parser.add_argument("--seconds", type=float, default=20.0)
   parser.add_argument("--train_steps", type=int, default=600)
   args = parser.parse_args(argv)

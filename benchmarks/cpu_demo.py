@@ -1,4 +1,5 @@
-"""The README's CPU demo: train `configs/rooms.py:small` for N minutes, then draw what it learned.
+"""The README's CPU demo: train `gqn_jax/configs/rooms.py:small` for N minutes, then draw what it
+learned.
 
   python benchmarks/cpu_demo.py [--minutes=10] [--workdir=/tmp/gqn_cpu_demo] [--out=docs/images]
 
@@ -48,7 +49,7 @@ _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 3, "Prior samples drawn per s
 
 
 def demo_config(minutes):
-  config = configs.load("configs/rooms.py:small")
+  config = configs.load("gqn_jax/configs/rooms.py:small")
   config.data.source = "procedural"  # it scores the cached test batches it reads itself
   config.train.time_limit_s = int(minutes * 60)
   return config

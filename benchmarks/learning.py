@@ -2,9 +2,9 @@
 
 One arm of a screen (every arm of a screen the same --steps and --seed; only --set differs):
 
-  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
+  python benchmarks/learning.py run --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
       --steps=3000 --out=docs/learning/screens/base
-  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
+  python benchmarks/learning.py run --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
       --steps=3000 --set=train.lr_initial=5e-4 --set=train.lr_final=5e-5 \
       --out=docs/learning/screens/lr_5e-4
   python benchmarks/learning.py run ... --seed=1 --out=.../base_seed1   (the noise between runs)
@@ -56,7 +56,7 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   commands = parser.add_subparsers(dest="command", required=True)
   run = commands.add_parser("run", help="train and score one arm")
-  run.add_argument("--config", required=True, help="configs/<file>.py[:arg]")
+  run.add_argument("--config", required=True, help="gqn_jax/configs/<file>.py[:arg]")
   run.add_argument("--steps", type=int, default=None,
                    help="training steps (default: the config's num_steps)")
   run.add_argument("--minutes", type=float, default=0.0,

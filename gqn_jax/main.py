@@ -1,4 +1,4 @@
-"""Entry point: `python -m gqn_jax.main --config=configs/rooms.py[:small] [--workdir=DIR]`.
+"""Entry point: `python -m gqn_jax.main --config=gqn_jax/configs/rooms.py[:small] [--workdir=DIR]`.
 
 A thin command line over gqn_jax.training.train.train_and_evaluate.
 
@@ -20,7 +20,8 @@ from ml_collections import config_flags
 from gqn_jax import console
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small.",
+    "config", None, "Training config file, e.g. gqn_jax/configs/rooms.py or "
+    "gqn_jax/configs/rooms.py:small.",
     lock_config=True)
 _REPORT = flags.DEFINE_bool(
     "report", True, "When training has finished, score the test scenes against the mean-image and "

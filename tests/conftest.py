@@ -2,7 +2,7 @@
 
 - `repo_dir`: the checkout's root; command-line tests run there.
 - `procedural_cache`: where the procedural scenes of the tiny runs are rendered, once a session.
-- `tiny_config`: makes a fresh `configs/rooms.py:tiny` config on those procedural scenes.
+- `tiny_config`: makes a fresh `gqn_jax/configs/rooms.py:tiny` config on those procedural scenes.
 - `tiny_run_workdir`: the workdir of one finished tiny training run (4 steps, checkpoints at 2
   and 4), shared by the tests of restoring, rendering, evaluating, analysis and the notebooks.
 - `trained`: that run restored with gqn_jax.trained.restore.load.
@@ -38,10 +38,10 @@ def procedural_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_config(procedural_cache):
-  """A function returning a new configs/rooms.py:tiny config that trains on procedural scenes."""
+  """A function returning a new gqn_jax/configs/rooms.py:tiny config that trains on procedural scenes."""
 
   def make(num_steps=None):
-    config = configs.load("configs/rooms.py:tiny")
+    config = configs.load("gqn_jax/configs/rooms.py:tiny")
     config.data.source = "procedural"
     config.data.procedural_cache = procedural_cache
     if num_steps is not None:

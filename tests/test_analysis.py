@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from gqn_jax.trained import analysis
-from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 
 @pytest.fixture(scope="module")
 def scenes(trained):
-  return restore.load_test_scenes(trained.config, num_scenes=3)
+  return run_scenes.load_test_scenes(trained.config, num_scenes=3)
 
 
 def test_pixel_uncertainty_is_the_channel_mean_of_the_sample_std():

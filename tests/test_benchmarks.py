@@ -71,13 +71,16 @@ def test_the_benchmarked_step_is_the_trainers_step(monkeypatch):
 def test_the_loop_benchmark_splits_a_real_run_into_its_parts(procedural_cache, tmp_path):
   import bench_loop  # pylint: disable=g-import-not-at-top  (benchmarks/, on the path above)
   # One timed run in this process (the command adds the plain run and the JSON around it).
+  # trim_context off: one compile, not one per context size M.
   config = bench_loop._config(  # pylint: disable=protected-access
-      "configs/rooms.py:tiny", 4, [f"data.procedural_cache={procedural_cache}",
-                                   "train.trim_context=False"])  # one compile, not one per M
+      "gqn_jax/configs/rooms.py:tiny", 4, [f"data.procedural_cache={procedural_cache}",
+                                           "train.trim_context=False"])
   assert config.train.trim_context is False  # a bool override is parsed, not truthy text
-  breakdown, loop_seconds, step_seconds, _, _ = bench_loop.timed_run(config, str(tmp_path))
+  breakdown, loop_seconds, step_seconds, _, _, per_call = bench_loop.timed_run(
+      config, str(tmp_path))
   assert set(breakdown) == {"step", "data", "checkpoint", "evaluation", "other"}
   assert abs(sum(breakdown.values()) - loop_seconds) < 1e-6
   assert breakdown["checkpoint"] > 0 and breakdown["evaluation"] > 0  # tiny: saves at 2 and 4
   assert 0 < step_seconds < loop_seconds
+  assert per_call["checkpoint"][0] == 2 and per_call["evaluation"][0] == 1  # steps 2, 4; 4
   assert bench_loop.loop_rate(str(tmp_path), compile_seconds=0.0) > 0

@@ -1,4 +1,4 @@
-"""configs/*.py: the paper's values, presets, and the errors a bad config gives before training."""
+"""gqn_jax/configs/*.py: the paper's values, presets, and the errors a bad config gives before training."""
 
 import dataclasses
 import os
@@ -12,14 +12,13 @@ import gqn_test_files
 from gqn_jax.data import reader
 from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
-from gqn_jax.runs import config_checks
 from gqn_jax.runs import configs
 
 CONFIG_FILES = ("rooms", "rooms_free_camera", "shepard_metzler", "mazes", "jaco")
 
 
 def load_config(name, arg=None):
-  return configs.load(f"configs/{name}.py" + (f":{arg}" if arg else ""))
+  return configs.load(f"gqn_jax/configs/{name}.py" + (f":{arg}" if arg else ""))
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
@@ -30,7 +29,7 @@ def test_every_config_builds_the_model_config_and_passes_checks(name, arg):
   assert set(config.model.keys()) == expected
   assert configs.model_config(config).image_size == config.data.image_size
   records.get_info(config.data.name)
-  config_checks.check_config(config, device_count=1)
+  configs.check_config(config, device_count=1)
 
 
 def test_rooms_holds_table_s1():
@@ -73,7 +72,7 @@ def test_unknown_config_arg_is_an_error():
 def test_main_rejects_a_misspelt_override(repo_dir):
   """lock_config=True: a typo in an override stops the run before anything is imported or built."""
   result = subprocess.run(
-      [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
+      [sys.executable, "-m", "gqn_jax.main", "--config=gqn_jax/configs/rooms.py:tiny",
        "--config.train.batch_sise=8", "--workdir=/nonexistent/never_created"],
       cwd=repo_dir, capture_output=True, text=True, timeout=120, check=False)
   assert result.returncode != 0
@@ -98,18 +97,18 @@ def test_bad_values_are_clear_errors(mutate, message):
   config = _tiny()
   mutate(config)
   with pytest.raises(ValueError, match=message):
-    config_checks.check_config(config, device_count=4)
+    configs.check_config(config, device_count=4)
 
 
 def test_unknown_model_key_is_an_error():
   config = _tiny().to_dict()
   config["model"]["dropout"] = 0.1
   with pytest.raises(ValueError, match=r"unknown: \['dropout'\]"):
-    config_checks.check_config(ml_collections.ConfigDict(config), device_count=1)
+    configs.check_config(ml_collections.ConfigDict(config), device_count=1)
 
 
 def test_a_config_saved_before_image_mean_existed_keeps_its_sigmoid_head():
-  config = configs.load("configs/rooms.py:tiny")
+  config = configs.load("gqn_jax/configs/rooms.py:tiny")
   assert configs.model_config(config).image_mean == config.model.image_mean
   del config.model["image_mean"]  # as in checkpoints written before the field
   assert configs.model_config(config).image_mean == "sigmoid"
@@ -119,7 +118,7 @@ def test_missing_section_is_an_error():
   config = _tiny()
   del config["train"]
   with pytest.raises(ValueError, match="no `train` section"):
-    config_checks.check_config(config, device_count=1)
+    configs.check_config(config, device_count=1)
 
 
 def test_max_context_must_leave_a_query_view(tmp_path):
@@ -135,7 +134,7 @@ def test_max_context_must_leave_a_query_view(tmp_path):
 
 
 def test_settings_strings_are_parsed_as_each_keys_type_and_bad_bools_are_refused():
-  config = configs.load("configs/rooms.py:tiny")
+  config = configs.load("gqn_jax/configs/rooms.py:tiny")
   configs.apply_settings(config, ["train.lr_initial=2e-4", "train.batch_size=8",
                                   "train.trim_context=False", "data.source=stream"])
   assert (config.train.lr_initial, config.train.batch_size) == (2e-4, 8)

@@ -12,7 +12,7 @@ from PIL import Image
 import pytest
 
 from gqn_jax.trained import evaluate
-from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 
 def test_view_orders_are_permutations_fixed_per_scene():
@@ -24,7 +24,7 @@ def test_view_orders_are_permutations_fixed_per_scene():
 
 
 def test_evaluate_scenes_keys_finite_values_and_units(trained):
-  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=3)
+  frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes=3)
   results = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2)
   max_context = trained.config.data.max_context
   assert results["num_context"] == list(range(max_context + 1))
@@ -66,7 +66,7 @@ def test_object_psnr_counts_only_pixels_that_differ_from_the_background():
 
 
 def test_baselines_are_scored_on_the_same_query_views(trained):
-  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=3)
+  frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes=3)
   images = {"mean_image": frames.mean(axis=(0, 1)), "background": np.median(frames, axis=(0, 1))}
   results = evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), batch_size=2,
                                      baselines=images)
@@ -80,7 +80,7 @@ def test_baselines_are_scored_on_the_same_query_views(trained):
 
 
 def test_evaluate_scenes_checks_the_context_size(trained):
-  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=1)
+  frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes=1)
   with pytest.raises(ValueError, match="max_context=10 leaves no query view: .* 10 views per"):
     evaluate.evaluate_scenes(trained, frames, cameras, jax.random.key(0), max_context=10)
   with pytest.raises(ValueError, match="at least one scene"):

@@ -12,7 +12,7 @@ import numpy as np
 from gqn_jax.model import gqn
 from gqn_jax.runs import configs
 from gqn_jax.runs import image_metrics
-from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 from gqn_jax.training import distributed
 from gqn_jax.training import train
 
@@ -33,7 +33,7 @@ def copy_batches(frames_NxSxHxWx3, cameras_NxSx5, batch_size, rng):
 
 
 def scenes(config, split, num_scenes):
-  frames, cameras = zip(*restore.iter_scenes(config, split, num_scenes))
+  frames, cameras = zip(*run_scenes.iter_scenes(config, split, num_scenes))
   return np.stack(frames), np.stack(cameras)
 
 

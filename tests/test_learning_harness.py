@@ -10,7 +10,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_a_queue_of_two_arms_runs_each_once_and_compares_them(tmp_path, procedural_cache):
-  common = ("--config=configs/shepard_metzler.py:7_parts,tiny --steps=4 --num_scenes=4 "
+  common = ("--config=gqn_jax/configs/shepard_metzler.py:7_parts,tiny --steps=4 --num_scenes=4 "
             "--num_samples=2 --set=data.procedural_cache=" + procedural_cache)
   queue = tmp_path / "queue.txt"
   queue.write_text(f"# a comment\nbase {common} --workdir={tmp_path}/wd_base\n"

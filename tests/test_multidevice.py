@@ -24,7 +24,7 @@ _SCRIPT = textwrap.dedent("""
     from gqn_jax.training import distributed, train
 
     assert jax.device_count() == 8, jax.devices()
-    config = configs.load("configs/rooms.py:tiny")
+    config = configs.load("gqn_jax/configs/rooms.py:tiny")
     config.train.batch_size = 8
     model = configs.build_model(config)
     optimizer = train.build_optimizer(config.train)

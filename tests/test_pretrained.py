@@ -12,6 +12,7 @@ import pytest
 
 from gqn_jax.trained import evaluate
 from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 PRETRAINED = "pretrained/shepard_metzler_7_parts_small"
 MAX_BYTES = 10 * 2 ** 20
@@ -36,7 +37,7 @@ def test_it_beats_the_mean_image_on_held_out_scenes(pretrained):
   config = pretrained.config
   baselines = evaluate.baseline_images(config, num_scenes=100)
   results = evaluate.evaluate_stream(
-      pretrained, restore.iter_scenes(config, "test", 48), jax.random.key(0), batch_size=16,
+      pretrained, run_scenes.iter_scenes(config, "test", 48), jax.random.key(0), batch_size=16,
       num_samples=8, baselines=baselines)
   mean_image = results["baselines"]["mean_image"]["psnr_db"]
   # Measured on these 48 scenes (2026-12-01, the model of 15,000 steps): +0.88 dB over the mean

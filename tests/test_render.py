@@ -11,7 +11,7 @@ import pytest
 
 from gqn_jax import images
 from gqn_jax.trained import render
-from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 
 def _ring_cameras(center, radius, height, pitch, yaw_offset, bearings):
@@ -48,7 +48,7 @@ def test_ring_poses_make_a_full_circle_looking_like_the_data():
 
 
 def test_fit_ring_on_the_procedural_ring_camera_data(trained):
-  _, cameras = restore.load_test_scenes(trained.config)
+  _, cameras = run_scenes.load_test_scenes(trained.config)
   ring = render.fit_ring(cameras)
   distances = np.linalg.norm(cameras[..., :2] - np.array(ring.center_xy), axis=-1)
   # rooms_ring_camera: every camera sits at (nearly) the ring's radius and height.
@@ -57,7 +57,7 @@ def test_fit_ring_on_the_procedural_ring_camera_data(trained):
 
 
 def test_sample_grid_columns(trained):
-  frames, cameras = restore.load_test_scenes(trained.config, num_scenes=2)
+  frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes=2)
   rows, rendered = render.sample_grid(trained, frames, cameras, 2, 3, jax.random.key(0))
   size = trained.image_size
   assert rows.shape == (2, 2 + 1 + 3 + 1, size, size, 3)

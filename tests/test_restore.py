@@ -20,6 +20,7 @@ from gqn_jax.model import config as gqn_config
 from gqn_jax.runs import configs
 from gqn_jax.runs import schedules
 from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def workdir(tiny_run_workdir):
 
 @pytest.fixture(scope="module")
 def scenes(trained):
-  return restore.load_test_scenes(trained.config, num_scenes=3)
+  return run_scenes.load_test_scenes(trained.config, num_scenes=3)
 
 
 def _raw_params(workdir, step):

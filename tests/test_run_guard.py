@@ -41,7 +41,7 @@ def test_keys_a_checkpoint_predates_mean_what_leaving_them_out_meant():
 
 
 def test_the_default_workdir_follows_overrides_but_not_the_run_length():
-  path = "configs/shepard_metzler.py:7_parts,small"
+  path = "gqn_jax/configs/shepard_metzler.py:7_parts,small"
   plain = main.default_workdir(path, configs.load(path))
   assert plain == "/tmp/gqn_jax/shepard_metzler_7_parts_7_parts_small"
   longer = configs.load(path)

@@ -11,7 +11,7 @@ from gqn_jax.training import train
 
 
 def _paper_train_config():
-  return configs.load("configs/rooms.py").train
+  return configs.load("gqn_jax/configs/rooms.py").train
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.0, 5e-4), (0.5, 2.75e-4), (1.0, 5e-5),

@@ -17,6 +17,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from gqn_jax.runs import checkpointing
 from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 from gqn_jax.training import memory_check
 from gqn_jax.training import run_guard
 from gqn_jax.training import train
@@ -163,7 +164,7 @@ def test_no_checkpoint_holds_a_state_whose_loss_is_not_finite(
     assert "no checkpoint has been written yet" in str(error.value)
   for step in steps:  # every saved state gives a finite loss on a batch
     trained = restore.load(workdir, step=step)
-    frames, cameras = restore.load_test_scenes(trained.config, num_scenes=2)
+    frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes=2)
     terms = trained.elbo(frames[:, 1:], cameras[:, 1:], frames[:, 0], cameras[:, 0],
                          jax.random.key(0))
     assert np.all(np.isfinite(terms.elbo)), step

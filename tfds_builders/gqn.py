@@ -27,7 +27,6 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gqn_jax.data import pipeline
 from gqn_jax.data import reader
 from gqn_jax.data import records
 
@@ -196,6 +195,9 @@ class Gqn(tfds.core.DatasetBuilder):
 
   def _as_dataset(self, split, decoders=None, read_config=None, shuffle_files=False):
     tf = reader.import_tf()  # the first read hides TensorFlow's GPUs: they belong to JAX
+    # Imported here, not at the top: importing gqn_jax.data.pipeline hides TensorFlow's GPUs, and
+    # importing the builder must change nothing in TensorFlow until a dataset is read.
+    from gqn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
     split = str(split)
     if split not in records.SPLITS:
       raise ValueError(f"split {split!r} is not supported by the gqn builder: use 'train' or "

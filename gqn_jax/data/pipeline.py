@@ -25,6 +25,10 @@ import numpy as np
 from gqn_jax.data import reader
 from gqn_jax.data import records
 
+# The tf.data module: TensorFlow is imported here once, quietly and with its view of any GPU or TPU
+# hidden (reader.import_tf), so that it never competes with JAX for the accelerator.
+tf = reader.import_tf()
+
 _JPEG_START = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
 _JPEG_TAIL_BYTES = 16  # the end marker must lie this close to the end (encoders may pad a little)
@@ -83,18 +87,17 @@ def create_dataset(dataset_files, *, split, batch_size, max_context, image_size,
     [B, K, 5] (raw poses), context_mask bool [B, K], query_frame float32 [B, H, W, 3],
     query_camera float32 [B, 5]; the last partial batch is dropped.
   """
-  tf = reader.import_tf()
   frame_size, sequence_size = dataset_files.frame_size, dataset_files.views_per_scene
   _check_sizes(dataset_files.name, batch_size, max_context, image_size, sequence_size)
   files = shard_files(dataset_files.files(split), process_index, process_count)
   scenes = read_checked_scenes(
-      files, sequence_size=sequence_size, frame_size=frame_size, skip_bad_records=skip_bad_records, shuffle=shuffle,
-      repeat=repeat, cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
+      files, sequence_size=sequence_size, frame_size=frame_size,
+      skip_bad_records=skip_bad_records, shuffle=shuffle, repeat=repeat, cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
   if shuffle:
     scenes = scenes.shuffle(shuffle_buffer_size, seed=_int_seed(seed, process_index, 1),
                             reshuffle_each_iteration=True)
   make_batch = functools.partial(
-      _make_batch, tf, batch_size=batch_size, max_context=max_context, frame_size=frame_size,
+      _make_batch, batch_size=batch_size, max_context=max_context, frame_size=frame_size,
       image_size=image_size or frame_size,
       context_size_key=tf.constant([seed, _CONTEXT_SIZE_STREAM], tf.int64),
       view_key=tf.constant(_stream_key(seed, process_index, _VIEW_STREAM), tf.int64))
@@ -139,7 +142,6 @@ def read_checked_scenes(files, *, sequence_size, frame_size, chunk_size=None,
   the iterator's state, so it survives checkpoints). Records are parsed `chunk_size` at a time
   (default: about 640 views' worth) to share the per-call cost.
   """
-  tf = reader.import_tf()
   chunk_size = chunk_size or max(1, _CHUNK_VIEWS // sequence_size)
   sizes = reader.file_sizes(files)
   file_list = tf.data.Dataset.from_tensor_slices((list(files), np.asarray(sizes, np.int64)))
@@ -147,7 +149,7 @@ def read_checked_scenes(files, *, sequence_size, frame_size, chunk_size=None,
     file_list = file_list.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   if repeat:
     file_list = file_list.repeat()
-  read = functools.partial(_read_file, tf, sequence_size=sequence_size, frame_size=frame_size,
+  read = functools.partial(_read_file, sequence_size=sequence_size, frame_size=frame_size,
                            chunk_size=chunk_size, skip_bad_records=skip_bad_records)
   scenes = file_list.interleave(read, cycle_length=min(cycle_length, len(files)), block_length=1,
                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -158,7 +160,7 @@ def read_checked_scenes(files, *, sequence_size, frame_size, chunk_size=None,
   def count_bad(num_bad, scene):
     is_bad = tf.strings.length(scene[-1]) > 0
     num_bad += tf.cast(is_bad, tf.int64)
-    printed = tf.cond(is_bad, lambda: _print_problem(tf, tf.strings.join([
+    printed = tf.cond(is_bad, lambda: _print_problem(tf.strings.join([
         "skipped (", tf.strings.as_string(num_bad), " so far): ", scene[-1]])), lambda: True)
     with tf.control_dependencies([printed]):
       return num_bad, (tf.logical_not(is_bad),) + scene[:-1]
@@ -177,7 +179,7 @@ def read_checked_scenes(files, *, sequence_size, frame_size, chunk_size=None,
   return scenes.ignore_errors(log_warning=True)
 
 
-def _read_file(tf, path, size, *, sequence_size, frame_size, chunk_size, skip_bad_records):
+def _read_file(path, size, *, sequence_size, frame_size, chunk_size, skip_bad_records):
   """One file's scenes with a problem string each ('' when fine), checked in chunks.
 
   TFRecordDataset's own error for a truncated or corrupt file does not say which file; so it is
@@ -195,7 +197,7 @@ def _read_file(tf, path, size, *, sequence_size, frame_size, chunk_size, skip_ba
     consumed += _RECORD_FRAMING_BYTES * num_records
     damaged = tf.logical_and(tf.equal(num_records, 0), tf.not_equal(consumed, size))
     problem = _problem(
-        tf, damaged, "{} is truncated or corrupt: only its first {} records ({} of {} bytes) are "
+        damaged, "{} is truncated or corrupt: only its first {} records ({} of {} bytes) are "
         "readable. Download it again (gsutil cp gs://gqn-dataset/<dataset>/<split>/<file> <that "
         "path>), delete it, or pass skip_bad_records=True.", [path, num_read, consumed, size])
     # A damaged file's end becomes one placeholder record carrying the problem.
@@ -205,12 +207,12 @@ def _read_file(tf, path, size, *, sequence_size, frame_size, chunk_size, skip_ba
 
   chunks = chunks.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), count)
   chunks = chunks.filter(lambda indices_N, records_N, problem: tf.size(records_N) > 0)
-  parse = functools.partial(_parse_chunk, tf, sequence_size, frame_size, path,
+  parse = functools.partial(_parse_chunk, sequence_size, frame_size, path,
                             skip_bad_records=skip_bad_records)
   return chunks.map(parse).unbatch()
 
 
-def _problem(tf, is_bad, template, inputs):
+def _problem(is_bad, template, inputs):
   """A message from template ('{}' placeholders) and inputs when is_bad, else ''.
 
   Vectorised: inputs may be [N] (with scalars broadcast); the message is only built when needed.
@@ -225,29 +227,29 @@ def _problem(tf, is_bad, template, inputs):
   return tf.cond(tf.reduce_any(is_bad), message, lambda: tf.where(is_bad, "", ""))
 
 
-def _print_problem(tf, message):
+def _print_problem(message):
   """Prints to stderr; tf.data's own logging goes through TF's C++ log, often silenced."""
   with tf.control_dependencies([tf.print("gqn_jax: bad GQN data:", message,
                                          output_stream=sys.stderr)]):
     return tf.constant(True)
 
 
-def _check(tf, ok, template, inputs):
+def _check(ok, template, inputs):
   """True, or an InvalidArgumentError with the formatted message (also printed) when not `ok`."""
-  return _raise_problem(tf, _problem(tf, tf.logical_not(ok), template, inputs))
+  return _raise_problem(_problem(tf.logical_not(ok), template, inputs))
 
 
-def _raise_problem(tf, problem):
+def _raise_problem(problem):
   """True if `problem` is '', else an InvalidArgumentError (and stderr line) saying it."""
   def fail():
-    with tf.control_dependencies([_print_problem(tf, problem)]):
+    with tf.control_dependencies([_print_problem(problem)]):
       with tf.control_dependencies([tf.debugging.Assert(False, [problem])]):
         return tf.constant(False)
 
   return tf.cond(tf.equal(problem, ""), lambda: tf.constant(True), fail)
 
 
-def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file_problem, *,
+def _parse_chunk(sequence_size, frame_size, path, indices_N, records_N, file_problem, *,
                  skip_bad_records):
   """Parses N scenes and checks feature sizes, JPEG markers and headers (no decoding yet).
 
@@ -269,10 +271,10 @@ def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file
   cameras_NxSx5 = tf.reshape(
       parsed[records.CAMERAS_KEY].to_tensor(shape=[None, 5 * sequence_size]),
       [-1, sequence_size, 5])
-  is_jpeg_NxS = tf.reshape(_looks_like_jpeg(tf, tf.reshape(jpegs_NxS, [-1])), [-1, sequence_size])
+  is_jpeg_NxS = tf.reshape(_looks_like_jpeg(tf.reshape(jpegs_NxS, [-1])), [-1, sequence_size])
   checked_N = tf.logical_and(tf.equal(file_problem, ""), tf.logical_not(wrong_size_N))
   not_jpeg_N = tf.logical_and(checked_N, tf.logical_not(tf.reduce_all(is_jpeg_NxS, axis=1)))
-  headers_ok, heights, widths = _jpeg_headers(tf, tf.reshape(jpegs_NxS, [-1]))
+  headers_ok, heights, widths = _jpeg_headers(tf.reshape(jpegs_NxS, [-1]))
   headers_ok_NxS = tf.reshape(headers_ok, [-1, sequence_size])
   is_jpeg_N = tf.logical_and(checked_N, tf.logical_not(not_jpeg_N))
   bad_header_N = tf.logical_and(is_jpeg_N, tf.logical_not(tf.reduce_all(headers_ok_NxS, axis=1)))
@@ -285,20 +287,20 @@ def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file
   first_wrong_N = tf.argmin(tf.cast(right_size_NxS, tf.int32), axis=1, output_type=tf.int32)
   wrong_at_N = tf.range(tf.shape(first_wrong_N)[0]) * sequence_size + first_wrong_N
   size_problem_N = _problem(
-      tf, wrong_size_N, "record {} of {} has {} frames and {} cameras values; this dataset needs "
+      wrong_size_N, "record {} of {} has {} frames and {} cameras values; this dataset needs "
       f"{sequence_size} and {5 * sequence_size} ({sequence_size} views). Is it a file of another "
       "dataset? Re-download the file or pass skip_bad_records=True.",
       [indices_N, path, frames_N, cameras_N])
   jpeg_problem_N = _problem(
-      tf, not_jpeg_N, "view {} of record {} of {} is not a complete JPEG (no JPEG start or end "
+      not_jpeg_N, "view {} of record {} of {} is not a complete JPEG (no JPEG start or end "
       "marker). Re-download the file or pass skip_bad_records=True.",
       [tf.argmin(tf.cast(is_jpeg_NxS, tf.int32), axis=1), indices_N, path])
   header_problem_N = _problem(
-      tf, bad_header_N, "view {} of record {} of {} is a damaged JPEG (its segment headers are "
+      bad_header_N, "view {} of record {} of {} is a damaged JPEG (its segment headers are "
       "broken: the decoder would give up). Re-download the file or pass skip_bad_records=True.",
       [tf.argmin(tf.cast(headers_ok_NxS, tf.int32), axis=1), indices_N, path])
   frame_problem_N = _problem(
-      tf, wrong_frame_N, "view {} of record {} of {} is {}x{} pixels; this dataset has "
+      wrong_frame_N, "view {} of record {} of {} is {}x{} pixels; this dataset has "
       f"{frame_size}x{frame_size} frames. Is it a file of another dataset?",
       [first_wrong_N, indices_N, path, tf.gather(heights, wrong_at_N),
        tf.gather(widths, wrong_at_N)])
@@ -306,20 +308,20 @@ def _parse_chunk(tf, sequence_size, frame_size, path, indices_N, records_N, file
   finite_NxS = tf.reduce_all(tf.math.is_finite(cameras_NxSx5), axis=2)
   bad_pose_N = tf.logical_and(checked_N, tf.logical_not(tf.reduce_all(finite_NxS, axis=1)))
   pose_problem_N = _problem(
-      tf, bad_pose_N, "view {} of record {} of {} has a non-finite camera pose (NaN or inf: "
+      bad_pose_N, "view {} of record {} of {} has a non-finite camera pose (NaN or inf: "
       "training on it would diverge). Re-download the file or pass skip_bad_records=True.",
       [tf.argmin(tf.cast(finite_NxS, tf.int32), axis=1), indices_N, path])
   problem_N = tf.strings.join([file_problem, size_problem_N, jpeg_problem_N, header_problem_N,
                                frame_problem_N, pose_problem_N])
   if not skip_bad_records:
     first = tf.argmax(tf.cast(tf.strings.length(problem_N) > 0, tf.int32))
-    with tf.control_dependencies([_raise_problem(tf, problem_N[first])]):
+    with tf.control_dependencies([_raise_problem(problem_N[first])]):
       problem_N = tf.identity(problem_N)
   paths_N = tf.fill(tf.shape(indices_N), path)
   return paths_N, indices_N, jpegs_NxS, cameras_NxSx5, problem_N
 
 
-def _looks_like_jpeg(tf, jpegs):
+def _looks_like_jpeg(jpegs):
   """[N] bool: starts with a JPEG start-of-image marker and ends with an end-of-image marker."""
   starts = tf.equal(tf.strings.substr(jpegs, 0, len(_JPEG_START)), _JPEG_START)
   lengths = tf.strings.length(jpegs)
@@ -331,7 +333,7 @@ def _looks_like_jpeg(tf, jpegs):
   return tf.logical_and(starts, ends)
 
 
-def _jpeg_headers(tf, jpegs_N):
+def _jpeg_headers(jpegs_N):
   """([N] bool, [N] height, [N] width): whether the chain of JPEG segments from the start marker
   to the scan is intact, and the size its frame header gives (0 where there is none).
 
@@ -378,7 +380,7 @@ def _jpeg_headers(tf, jpegs_N):
   return ok & reached_scan & (height > 0), height, width
 
 
-def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size, image_size,
+def _make_batch(batch_index, scenes, *, batch_size, max_context, frame_size, image_size,
                 context_size_key, view_key):
   """A training batch from B checked scenes: M context views and a distinct query per scene.
 
@@ -396,12 +398,12 @@ def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size,
   chosen_BxM1 = tf.concat(
       [order_BxS[:, :num_context], order_BxS[:, max_context:max_context + 1]], axis=1)
   num_chosen = num_context + 1
-  decode = functools.partial(_decode, tf, frame_size)
+  decode = functools.partial(_decode, frame_size)
   frames = tf.map_fn(
       decode, (tf.reshape(tf.gather(jpegs_BxS, chosen_BxM1, batch_dims=1), [-1]),
                tf.repeat(paths_B, num_chosen), tf.repeat(indices_B, num_chosen)),
       fn_output_signature=tf.TensorSpec([frame_size, frame_size, 3], tf.uint8))
-  frames = to_float(tf, image_size, frames)
+  frames = to_float(image_size, frames)
   frames_BxM1 = tf.reshape(frames, [batch_size, num_chosen, image_size, image_size, 3])
   padding = [[0, 0], [0, max_context - num_context]]
   context_cameras = tf.gather(cameras_BxSx5, order_BxS[:, :num_context], batch_dims=1)
@@ -420,19 +422,19 @@ def _make_batch(tf, batch_index, scenes, *, batch_size, max_context, frame_size,
   }
 
 
-def _decode(tf, frame_size, item):
+def _decode(frame_size, item):
   jpeg, path, index = item
   frame = tf.io.decode_jpeg(jpeg, channels=3)
   shape = tf.shape(frame)
   size_ok = tf.logical_and(tf.equal(shape[0], frame_size), tf.equal(shape[1], frame_size))
   with tf.control_dependencies([_check(
-      tf, size_ok, "a view of record {} of {} is {}x{} pixels; this dataset has "
+      size_ok, "a view of record {} of {} is {}x{} pixels; this dataset has "
       f"{frame_size}x{frame_size} frames. Is it a file of another dataset?",
       [index, path, shape[0], shape[1]])]):
     return tf.ensure_shape(tf.identity(frame), [frame_size, frame_size, 3])
 
 
-def to_float(tf, image_size, frames_NxHxWx3):
+def to_float(image_size, frames_NxHxWx3):
   """uint8 (or float in [0, 1]) frames -> float32 in [0, 1] at image_size (bilinear with
   antialiasing); gqn_jax.trained.restore converts test scenes with it too."""
   frames = tf.convert_to_tensor(frames_NxHxWx3)

@@ -55,38 +55,41 @@ def add_bias(y, bias_float32, dtype):
   return (y.astype(jnp.float32) + bias_float32).astype(dtype)
 
 
-class PatchConv(nn.Module):
-  """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+class _PatchLinear(nn.Module):
+  """What PatchConv and PatchConvTranspose share: their fields and nn.Conv-style parameters."""
   features: int
   patch: int
   dtype: Any = jnp.float32  # computation (input, output); parameters stay float32
 
+  def kernel_and_bias(self, x_BxHxWxC):
+    """kernel [p, p, Cin, features] in the compute dtype, bias [features] in float32."""
+    kernel, bias = conv_params(self, self.patch, x_BxHxWxC.shape[-1], self.features)
+    return kernel.astype(self.dtype), bias
+
+
+class PatchConv(_PatchLinear):
+  """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel, bias = conv_params(self, p, cin, self.features)
+    kernel, bias = self.kernel_and_bias(x_BxHxWxC)
     # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
     patches = space_to_depth(x_BxHxWxC.astype(self.dtype), p)
-    out = patches @ kernel.astype(self.dtype).reshape(p * p * cin, self.features)
-    return add_bias(out, bias, self.dtype)
+    return add_bias(patches @ kernel.reshape(p * p * cin, self.features), bias, self.dtype)
 
 
-class PatchConvTranspose(nn.Module):
+class PatchConvTranspose(_PatchLinear):
   """nn.ConvTranspose(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
-  features: int
-  patch: int
-  dtype: Any = jnp.float32  # computation (input, output); parameters stay float32
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel, bias = conv_params(self, p, cin, self.features)
-    x_BxHxWxC = x_BxHxWxC.astype(self.dtype)
+    kernel, bias = self.kernel_and_bias(x_BxHxWxC)
     # Output pixel (p*i + a, p*j + b) is x[i, j] @ kernel[p-1-a, p-1-b] (lax.conv_transpose
     # without transpose_kernel applies the kernel flipped): one matmul to all p*p offsets.
-    flipped = kernel.astype(self.dtype)[::-1, ::-1]
-    weights = flipped.transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
-    return add_bias(depth_to_space(x_BxHxWxC @ weights, p), bias, self.dtype)
+    weights = kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
+    return add_bias(depth_to_space(x_BxHxWxC.astype(self.dtype) @ weights, p), bias, self.dtype)
 
 
 # 'winograd_MxM': F(MxM, kxk) Winograd (winograd.py). The tile size is part of the name because

@@ -1,20 +1,28 @@
-"""From a config file to what it describes: `load('configs/rooms.py:tiny')`, then the model.
+"""From a config file to what it describes: `load('gqn_jax/configs/rooms.py:tiny')`, checked, then
+the model.
 
 `load` is the one way Python code (tests, notebooks, benchmarks) reads a config file with its
-argument, as `--config=configs/rooms.py:tiny` does on the command line. `model_config` turns
+argument, as `--config=gqn_jax/configs/rooms.py:tiny` does on the command line. `check_config`
+checks a training config before anything is read or compiled, with errors that say what to fix
+(unknown keys are caught earlier, by `lock_config=True` in gqn_jax.main; whether max_context fits
+the data is checked where the data is known, gqn_jax.data.reader). `model_config` turns
 `config.model` into the typed GQNConfig the model takes, and `build_model` builds the GQN; both
 training and the restored-model API use them, so a checkpoint's config rebuilds its model exactly.
 """
 
 import dataclasses
 import importlib.util
+import numbers
 import os
 import pathlib
 
+from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
 from gqn_jax.model import gqn
+from gqn_jax.runs import data_source
 
-# configs/ lives beside the package in a checkout (and in an editable install).
+# The folder that holds gqn_jax/: the checkout (or site-packages), so that
+# 'gqn_jax/configs/<family>.py' is found from any working folder, installed or not.
 REPO_DIR = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -22,7 +30,7 @@ def load(spec):
   """The ConfigDict of `spec`, 'path/to/config.py[:arg]', as `get_config(arg)` returns it.
 
   A relative path is looked up from the current folder first, then from the repository root, so
-  'configs/rooms.py:small' works from notebooks/ and benchmarks/ too.
+  'gqn_jax/configs/rooms.py:small' works from notebooks/ and benchmarks/ too.
   """
   path, _, arg = str(spec).partition(":")
   candidates = [pathlib.Path(path)]
@@ -32,7 +40,7 @@ def load(spec):
   if found is None:
     raise FileNotFoundError(
         f"no config file {path!r} (looked in {', '.join(str(c.resolve()) for c in candidates)}); "
-        "pass a path like configs/rooms.py, optionally with ':<arg>' (e.g. configs/rooms.py:small)")
+        "pass a path like gqn_jax/configs/rooms.py, optionally with ':<arg>' (e.g. gqn_jax/configs/rooms.py:small)")
   module_spec = importlib.util.spec_from_file_location(f"gqn_config_{found.stem}", found)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
@@ -79,3 +87,41 @@ def model_config(config):
 def build_model(config):
   """The GQN module described by config.model at config.data.image_size."""
   return gqn.GQN(model_config(config))
+
+
+_SECTIONS = ("model", "data", "train")
+_POSITIVE_INTS = ("batch_size", "log_every", "checkpoint_every", "eval_every", "eval_batches",
+                  "max_checkpoints_to_keep", "lr_anneal_steps", "sigma_anneal_steps")
+
+
+def check_config(config, device_count):
+  """Raises ValueError naming the first bad key/value of `config` for a run on `device_count`
+  devices."""
+  for section in _SECTIONS:
+    if section not in config:
+      raise ValueError(
+          f"config has no `{section}` section; a training config needs config.model, "
+          f"config.data and config.train (see gqn_jax/configs/rooms.py)")
+  records.get_info(config.data.name)  # unknown dataset -> ValueError listing the known ones
+  data_source.check_source(config.data.source)
+  _check_int("config.data.max_context", config.data.max_context, minimum=1)
+  _check_int("config.data.image_size", config.data.image_size, minimum=4)
+  _check_int("config.data.shuffle_buffer_size", config.data.shuffle_buffer_size, minimum=1)
+  _check_int("config.train.num_steps", config.train.num_steps, minimum=0)
+  for key in _POSITIVE_INTS:
+    _check_int(f"config.train.{key}", config.train[key], minimum=1)
+  fraction = config.train.get("copy_query_fraction", 0.0)
+  if not (isinstance(fraction, numbers.Real) and 0.0 <= fraction <= 1.0):
+    raise ValueError(f"config.train.copy_query_fraction must be in [0, 1]; got {fraction!r}")
+  _check_int("config.train.copy_query_until_step",
+             config.train.get("copy_query_until_step", 0), minimum=0)
+  model_config(config)  # GQNConfig checks every value of config.model
+  if config.train.batch_size % device_count:
+    raise ValueError(
+        f"config.train.batch_size={config.train.batch_size} does not divide evenly over the "
+        f"{device_count} devices of this run; set it to a multiple of {device_count}")
+
+
+def _check_int(name, value, minimum):
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")

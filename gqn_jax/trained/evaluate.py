@@ -39,6 +39,7 @@ from gqn_jax import paths
 from gqn_jax.data import reader
 from gqn_jax.runs import image_metrics
 from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 METRICS = ("elbo_nats_per_image", "bits_per_dim", "kl_nats", "nll_nats", "mse", "psnr_db",
            "psnr_object_db")
@@ -52,7 +53,7 @@ def baseline_images(config, data_root=None, num_scenes=BASELINE_TRAIN_SCENES):
   The background is the per-pixel median: objects cover any one pixel in few views, so the
   median is the scene without them (black for Shepard-Metzler, the empty room for rooms).
   """
-  frames = np.concatenate([scene_frames for scene_frames, _ in restore.iter_scenes(
+  frames = np.concatenate([scene_frames for scene_frames, _ in run_scenes.iter_scenes(
       config, "train", num_scenes, data_root)])  # [N * S, H, W, 3]
   return {"mean_image": frames.mean(axis=0), "background": np.median(frames, axis=0)}
 
@@ -149,7 +150,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
   Args:
     trained: a `gqn_jax.trained.restore.TrainedGQN`.
     scenes: iterable of (frames [S, H, W, 3] float in [0, 1], cameras [S, 5] raw poses), e.g.
-      `restore.iter_test_scenes(config)`; only one batch of scenes is held at a time.
+      `run_scenes.iter_test_scenes(config)`; only one batch of scenes is held at a time.
     rng: jax.random key; the same key gives the same numbers.
     max_context: largest M (default config.data.max_context); must be below S.
     batch_size: scenes per compiled call (the last batch is padded, padding is discarded).
@@ -276,7 +277,7 @@ def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_sample
   trained = restore.load(workdir, step)
   if data_source_name is not None:
     trained.config.data.source = data_source_name
-  scenes = restore.iter_scenes(trained.config, split, num_scenes, data_root)
+  scenes = run_scenes.iter_scenes(trained.config, split, num_scenes, data_root)
   images = baseline_images(trained.config, data_root) if baselines else None
   results = evaluate_stream(
       trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,

@@ -21,6 +21,7 @@ from gqn_jax import console
 from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.trained import restore
+from gqn_jax.trained import run_scenes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +126,7 @@ def run(workdir, out=None, gif=None, step=None, num_scenes=4, num_context=None, 
   out = paths.resolve(workdir) / "render.png" if out is None else paths.resolve(out)
   gif = out.with_suffix(".gif") if gif is None else paths.resolve(gif)
   trained = restore.load(workdir, step)
-  frames, cameras = restore.load_test_scenes(trained.config, num_scenes, data_root)
+  frames, cameras = run_scenes.load_test_scenes(trained.config, num_scenes, data_root)
   num_context = trained.config.data.max_context if num_context is None else num_context
   num_context = min(num_context, frames.shape[1] - 1)
   # Aim for pictures a few hundred pixels wide whatever the training resolution.

@@ -4,6 +4,14 @@ Writers: absl logs, `<workdir>/metrics.jsonl` and TensorBoard event files. Only 
 writes (a writer built with `enabled=False` ignores every call), so a pod run produces one log,
 one JSON-lines file and one event stream. Scalars are plain Python floats by the time they arrive
 here: the training loop does the device-to-host copy, one step late.
+
+Why not clu.metric_writers and clu.periodic_actions (which the flax examples use): clu 0.0.12, the
+newest, imports TensorFlow when either module is imported (metric_writers/__init__ imports its TF
+SummaryWriter; periodic_actions imports metric_writers) and requires ml_collections, while this
+loop must train where neither is installed (the scene stream needs no TensorFlow: an accelerator
+machine with only jax, flax, optax and orbax). Here TensorFlow is optional: without it metrics go to
+the log and metrics.jsonl only. What clu does not do at all stays either way: metrics.jsonl
+resuming cleanly after a kill (a torn last line, records past the checkpoint dropped).
 """
 
 import json

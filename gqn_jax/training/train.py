@@ -31,7 +31,6 @@ from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.model import gqn
 from gqn_jax.runs import checkpointing
-from gqn_jax.runs import config_checks
 from gqn_jax.runs import configs
 from gqn_jax.runs import data_source
 from gqn_jax.runs import image_metrics
@@ -194,7 +193,7 @@ def train_and_evaluate(config, workdir, allow_config_change=False):
   Raises preemption.RunStopped after SIGTERM or SIGINT, once the step in flight is checkpointed.
   """
   parallelism = distributed.make_parallelism()
-  config_checks.check_config(config, device_count=jax.device_count())
+  configs.check_config(config, device_count=jax.device_count())
   workdir = paths.resolve(workdir)
   paths.check_writable_dir(workdir, what="the training workdir (--workdir)")
   lock = (run_guard.WorkdirLock(workdir) if distributed.is_main_process()

@@ -1,7 +1,7 @@
-"""The paper's training configuration (Table S1), shared by every file in configs/.
+"""The paper's training configuration (Table S1), shared by every file in gqn_jax/configs/.
 
-Each configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
-`configs/rooms.py:small`) then applies a named preset from here, a flat dict of overrides
+Each gqn_jax/configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
+`gqn_jax/configs/rooms.py:small`) then applies a named preset from here, a flat dict of overrides
 (SIZE_PRESETS). The result is data only.
 `config.model` starts as GQNConfig's own defaults (gqn_jax.model.config, their only home) and the
 model is built from it by gqn_jax.runs.configs.build_model.
@@ -152,7 +152,7 @@ def parse_arg(arg, variants):
   """Split a config arg like 'small' or '7_parts,tiny' into (variant, size preset).
 
   Args:
-    arg: the string after ':' in `--config=configs/x.py:arg`, or None.
+    arg: the string after ':' in `--config=gqn_jax/configs/x.py:arg`, or None.
     variants: the dataset variants this config file knows, first one the default.
 
   Returns:

@@ -1,0 +1,16 @@
+"""The free-camera rooms:
+`--config=gqn_jax/configs/rooms_free_camera.py[:with_object_rotations][,small]`.
+
+The default variant, no_object_rotations, is 64x64; with_object_rotations is 128x128.
+"""
+
+from gqn_jax.configs import default
+
+_IMAGE_SIZES = {"no_object_rotations": 64, "with_object_rotations": 128}
+
+
+def get_config(arg=None):
+  variant, size = default.parse_arg(arg, tuple(_IMAGE_SIZES))
+  config = default.paper_config(
+      f"rooms_free_camera_{variant}", image_size=_IMAGE_SIZES[variant], max_context=5)
+  return default.finish(config, size)
