@@ -45,6 +45,7 @@ from absl import logging  # pylint: disable=wrong-import-position
 
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
+from gqn_jax import console  # pylint: disable=wrong-import-position
 from gqn_jax import paths  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.trained import evaluate  # pylint: disable=wrong-import-position
@@ -224,6 +225,7 @@ def compare(args):
 
 def main(argv):
   args = parse_args(argv)
+  console.quiet_libraries()  # the arm's own lines; GQN_JAX_LIBRARY_LOGS=1 shows Orbax's too
   if args.command == "run":
     run_arm(args, argv)
   else:

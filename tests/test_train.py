@@ -20,6 +20,7 @@ from gqn_jax.trained import restore
 from gqn_jax.trained import run_scenes
 from gqn_jax.training import memory_check
 from gqn_jax.training import run_guard
+from gqn_jax.training import steps
 from gqn_jax.training import train
 
 
@@ -168,6 +169,37 @@ def test_no_checkpoint_holds_a_state_whose_loss_is_not_finite(
     terms = trained.elbo(frames[:, 1:], cameras[:, 1:], frames[:, 0], cameras[:, 0],
                          jax.random.key(0))
     assert np.all(np.isfinite(terms.elbo)), step
+
+
+def test_the_state_check_reads_every_context_slot_so_it_compiles_once(
+    compilation_cache, tiny_config, tmp_path, monkeypatch):
+  """Updates run on batches cut to the context slots in use (one compile per size); the check
+  before each save must not follow them, or a run compiles it once per context size."""
+  del compilation_cache
+  config = tiny_config(num_steps=6)
+  config.train.checkpoint_every = 1
+  config.train.eval_at_start = False
+  assert config.train.trim_context
+  checked_slots, updated_slots = [], []
+  make_steps = steps.make_steps
+
+  def recording_make_steps(*args, **kwargs):
+    built = make_steps(*args, **kwargs)
+
+    def train_step(params, opt_state, batch, step, key):
+      updated_slots.append(batch["context_frames"].shape[1])
+      return built.train(params, opt_state, batch, step, key)
+    train_step.lower = built.train.lower  # the memory check compiles the real step ahead
+
+    def check(params, opt_state, batch, step, key):
+      checked_slots.append(batch["context_frames"].shape[1])
+      return built.check(params, opt_state, batch, step, key)
+    return built._replace(train=train_step, check=check)
+
+  monkeypatch.setattr(steps, "make_steps", recording_make_steps)
+  train.train_and_evaluate(config, str(tmp_path))
+  assert len(set(updated_slots)) > 1  # the updates did see batches cut to other sizes
+  assert checked_slots == [config.data.max_context] * 6
 
 
 def test_resuming_with_another_model_size_names_the_config_keys(runs, tiny_config, tmp_path):

@@ -274,12 +274,15 @@ class _TrainLoop:
                           if config.train.trim_context and jax.process_count() == 1 else None)
 
   def next_batch(self, step):
+    """(the update's global batch, cut to the context slots in use; the same batch uncut, on the
+    host, for the state check before a save)."""
     host_batch = _to_numpy(next(self.train_iterator))
     host_batch = query_copy.copy_queries(
         host_batch, query_copy.fraction_at(self.config.train, step), self.config.seed, step)
+    full_host_batch = host_batch
     if self.context_sizes:
       host_batch = context_trim.trim(host_batch, self.context_sizes)
-    return distributed.make_global_batch(host_batch, self.parallelism.batch)
+    return distributed.make_global_batch(host_batch, self.parallelism.batch), full_host_batch
 
   def check_memory(self, params, opt_state):
     """Refuses a step that cannot fit (memory_check), compiled for every context slot in use."""
@@ -300,7 +303,7 @@ class _TrainLoop:
                               functools.partial(_describe_latest_checkpoint, self.manager))
     deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
     for step in range(start_step, train.num_steps):
-      batch = self.next_batch(step)
+      batch, full_host_batch = self.next_batch(step)
       params, opt_state, metrics = self.train_step(params, opt_state, batch, jnp.int32(step),
                                                    self.step_key)
       done = step + 1
@@ -311,7 +314,7 @@ class _TrainLoop:
                      and _any_process(time.monotonic() >= deadline))
       is_last = done == train.num_steps or out_of_time or stopping
       if done % train.checkpoint_every == 0 or is_last:
-        self.save(params, opt_state, batch, done, always_log=is_last)
+        self.save(params, opt_state, full_host_batch, done, always_log=is_last)
       if stopping:
         self.writer.flush()
         raise preemption.RunStopped(self.stop_signals.signum, done, workdir)
@@ -328,10 +331,15 @@ class _TrainLoop:
       eval_metrics = self.evaluate(params, max(start_step, train.num_steps))
     return eval_metrics
 
-  def save(self, params, opt_state, batch, done, always_log):
+  def save(self, params, opt_state, full_host_batch, done, always_log):
     """Checkpoints the state after update `done`, once both its update and the state are checked:
-    a checkpoint never holds a state whose loss is not finite."""
+    a checkpoint never holds a state whose loss is not finite.
+
+    The check reads the update's batch with every context slot (masked ones included): one
+    shape, so the check compiles once per run rather than once per context size in use (its
+    loss is the cut batch's: context_trim)."""
     self.reader.flush(always_log=always_log)
+    batch = distributed.make_global_batch(full_host_batch, self.parallelism.batch)
     finite, loss = jax.device_get(
         self.state_check(params, opt_state, batch, jnp.int32(done - 1), self.step_key))
     if not bool(finite):
