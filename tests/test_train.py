@@ -176,7 +176,7 @@ def test_the_state_check_reads_every_context_slot_so_it_compiles_once(
   """Updates run on batches cut to the context slots in use (one compile per size); the check
   before each save must not follow them, or a run compiles it once per context size."""
   del compilation_cache
-  config = tiny_config(num_steps=6)
+  config = tiny_config(num_steps=4)
   config.train.checkpoint_every = 1
   config.train.eval_at_start = False
   assert config.train.trim_context
@@ -199,7 +199,7 @@ def test_the_state_check_reads_every_context_slot_so_it_compiles_once(
   monkeypatch.setattr(steps, "make_steps", recording_make_steps)
   train.train_and_evaluate(config, str(tmp_path))
   assert len(set(updated_slots)) > 1  # the updates did see batches cut to other sizes
-  assert checked_slots == [config.data.max_context] * 6
+  assert checked_slots == [config.data.max_context] * 4
 
 
 def test_resuming_with_another_model_size_names_the_config_keys(runs, tiny_config, tmp_path):
