@@ -38,7 +38,8 @@ def procedural_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_config(procedural_cache):
-  """A function returning a new gqn_jax/configs/rooms.py:tiny config that trains on procedural scenes."""
+  """A function returning a new gqn_jax/configs/rooms.py:tiny config that trains on procedural
+  scenes."""
 
   def make(num_steps=None):
     config = configs.load("gqn_jax/configs/rooms.py:tiny")

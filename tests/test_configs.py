@@ -1,4 +1,5 @@
-"""gqn_jax/configs/*.py: the paper's values, presets, and the errors a bad config gives before training."""
+"""gqn_jax/configs/*.py: the paper's values, presets, and the errors a bad config gives before
+training."""
 
 import dataclasses
 import os

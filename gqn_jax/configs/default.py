@@ -103,7 +103,7 @@ SMALL = {
     "train.sigma_anneal_steps": 1_000,
     "train.log_every": 50,
     # SIGTERM and Ctrl-C save the step in flight (training.preemption); this bounds only what a
-    # hard kill loses: about a minute here, at the same steps as the evaluations.
+    # hard kill loses. At the same steps as the evaluations.
     "train.checkpoint_every": 500,
     "train.eval_every": 500,
     "train.eval_batches": 8,

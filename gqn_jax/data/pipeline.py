@@ -92,7 +92,8 @@ def create_dataset(dataset_files, *, split, batch_size, max_context, image_size,
   files = shard_files(dataset_files.files(split), process_index, process_count)
   scenes = read_checked_scenes(
       files, sequence_size=sequence_size, frame_size=frame_size,
-      skip_bad_records=skip_bad_records, shuffle=shuffle, repeat=repeat, cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
+      skip_bad_records=skip_bad_records, shuffle=shuffle, repeat=repeat,
+      cycle_length=cycle_length, seed=_int_seed(seed, process_index, 0))
   if shuffle:
     scenes = scenes.shuffle(shuffle_buffer_size, seed=_int_seed(seed, process_index, 1),
                             reshuffle_each_iteration=True)

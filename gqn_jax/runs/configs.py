@@ -40,7 +40,8 @@ def load(spec):
   if found is None:
     raise FileNotFoundError(
         f"no config file {path!r} (looked in {', '.join(str(c.resolve()) for c in candidates)}); "
-        "pass a path like gqn_jax/configs/rooms.py, optionally with ':<arg>' (e.g. gqn_jax/configs/rooms.py:small)")
+        "pass a path like gqn_jax/configs/rooms.py, optionally with ':<arg>' "
+        "(e.g. gqn_jax/configs/rooms.py:small)")
   module_spec = importlib.util.spec_from_file_location(f"gqn_config_{found.stem}", found)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
