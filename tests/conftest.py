@@ -8,15 +8,20 @@
 - `trained`: that run restored with gqn_jax.trained.restore.load.
 """
 
+import atexit
 import os
 import pathlib
+import shutil
 import tempfile
 
 # Before TensorFlow is first imported: keep it quiet and its CPU kernels deterministic.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-# The TFDS builder's counted split sizes: kept out of the user's ~/.cache during the suite.
-os.environ.setdefault("GQN_TFDS_SPLIT_SIZES", tempfile.mkdtemp(prefix="gqn_jax_tfds_sizes-"))
+# The TFDS builder's counted split sizes: kept out of the user's ~/.cache during the suite, in a
+# folder of the suite's own that goes with it.
+if "GQN_TFDS_SPLIT_SIZES" not in os.environ:
+  os.environ["GQN_TFDS_SPLIT_SIZES"] = tempfile.mkdtemp(prefix="gqn_jax_tfds_sizes-")
+  atexit.register(shutil.rmtree, os.environ["GQN_TFDS_SPLIT_SIZES"], ignore_errors=True)
 
 import pytest  # pylint: disable=wrong-import-position
 

@@ -19,8 +19,13 @@ def test_patch_conv_equals_strided_conv(patch):
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 5))
   reference = nn.Conv(6, (patch, patch), strides=(patch, patch), padding="VALID")
   variables = _with_random_bias(reference.init(jax.random.key(1), x), 6)
-  np.testing.assert_allclose(convs.PatchConv(6, patch).apply(variables, x),
-                             reference.apply(variables, x), rtol=1e-5, atol=1e-5)
+  expected = reference.apply(variables, x)
+  np.testing.assert_allclose(convs.PatchConv(6, patch).apply(variables, x), expected,
+                             rtol=1e-5, atol=1e-5)
+  # The same parameters reading the input already cut into its patches (the cores' canvas).
+  as_patches = convs.PatchConv(6, patch, input_as_patches=True)
+  np.testing.assert_allclose(as_patches.apply(variables, convs.space_to_depth(x, patch)),
+                             expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("patch", [2, 4])
@@ -30,7 +35,13 @@ def test_patch_conv_transpose_equals_transposed_conv(patch):
   variables = _with_random_bias(reference.init(jax.random.key(1), x), 6)
   got = convs.PatchConvTranspose(6, patch).apply(variables, x)
   assert got.shape == (2, 4 * patch, 3 * patch, 6)
-  np.testing.assert_allclose(got, reference.apply(variables, x), rtol=1e-5, atol=1e-5)
+  expected = reference.apply(variables, x)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+  # Left in the matmul's layout: the patches of that output, bias included at every pixel.
+  as_patches = convs.PatchConvTranspose(6, patch, output_as_patches=True).apply(variables, x)
+  assert as_patches.shape == (2, 4, 3, patch * patch * 6)
+  np.testing.assert_allclose(as_patches, convs.space_to_depth(expected, patch), rtol=1e-5,
+                             atol=1e-5)
 
 
 def test_parameter_shapes_match_flax():

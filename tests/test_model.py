@@ -4,11 +4,13 @@ parameter sharing, gradients, and one compile for every context mask."""
 import dataclasses
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gqn_jax.model import convs
 from gqn_jax.model import cores
 from gqn_jax.model import distributions
 from gqn_jax.model.config import GQNConfig
@@ -156,8 +158,30 @@ def _random_carry(rng, config):
   shape = (B, config.grid_size, config.grid_size, config.h_channels)
   normal = lambda s: jnp.asarray(rng.normal(size=s).astype(np.float32))
   state = lambda: cores.convlstm.LSTMState(normal(shape), normal(shape))
-  canvas = normal((B, config.image_size, config.image_size, config.canvas_channels))
+  canvas = normal((B, config.grid_size, config.grid_size,
+                   cores.CANVAS_PATCH**2 * config.canvas_channels))  # as 4x4 patches
   return cores.CoreCarry(generator=state(), canvas=canvas, inference=state())
+
+
+def test_the_canvas_is_kept_as_the_patches_of_the_image_the_paper_paints(params):
+  """u_{l+1} = u_l + ConvTranspose_4x4/4(h^g_{l+1}), held as space_to_depth(u); the image head
+  is eta^g, a 1x1 conv, of the image u_L."""
+  rng = np.random.default_rng(1)
+  carry = _random_carry(rng, TINY)
+  grid = TINY.grid_size
+  viewpoint_r = jnp.asarray(rng.normal(size=(B, grid, grid, 7 + TINY.r_channels)), jnp.float32)
+  step_params = jax.tree.map(lambda p: p[0], params["cores"]["steps"])
+  new_carry, _ = cores.CoreStep(TINY).apply({"params": step_params}, carry, 0, viewpoint_r, None,
+                                            jax.random.key(0))
+  image = lambda patches: convs.depth_to_space(patches, cores.CANVAS_PATCH)
+  painted = nn.ConvTranspose(TINY.canvas_channels, (4, 4), strides=(4, 4), padding="VALID").apply(
+      {"params": step_params["canvas_up"]}, new_carry.generator.hidden)
+  np.testing.assert_allclose(image(new_carry.canvas), image(carry.canvas) + painted, rtol=1e-5,
+                             atol=1e-5)
+  head = lambda module, canvas: module._image_mean(canvas)  # pylint: disable=protected-access
+  mean_image = GQN(TINY).apply({"params": params}, new_carry.canvas, method=head)
+  eta = nn.Conv(3, (1, 1)).apply({"params": params["image_head"]}, image(new_carry.canvas))
+  np.testing.assert_allclose(mean_image, jax.nn.sigmoid(eta), rtol=1e-5, atol=1e-5)  # TINY's head
 
 
 def test_prior_is_computed_before_the_generator_consumes_z(params):

@@ -4,7 +4,8 @@
 reshapes and one matmul. GQN has many of them: the 2x2 stride-2 stages of the tower and pyramid, the
 4x4 stride-4 downsampling of the query image and canvas, and the 4x4 stride-4 transposed conv that
 writes h^g onto the canvas. Non-overlapping patches make each one exactly a space-to-depth (or
-depth-to-space) plus a dense layer. XLA's CPU backend runs strided convolutions, and above all the
+depth-to-space) plus a dense layer, and where the canvas is kept in the patches' layout
+(`input_as_patches`, `output_as_patches`) just the dense layer. XLA's CPU backend runs strided convolutions, and above all the
 lhs-dilated convolutions their gradients and transposed convolutions become, on a slow generic path;
 a matmul runs on its fast one (numbers in docs/model.md). Parameters have the shapes of nn.Conv /
 nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the results are the same functions
@@ -61,35 +62,48 @@ class _PatchLinear(nn.Module):
   patch: int
   dtype: Any = jnp.float32  # computation (input, output); parameters stay float32
 
-  def kernel_and_bias(self, x_BxHxWxC):
+  def kernel_and_bias(self, in_features):
     """kernel [p, p, Cin, features] in the compute dtype, bias [features] in float32."""
-    kernel, bias = conv_params(self, self.patch, x_BxHxWxC.shape[-1], self.features)
+    kernel, bias = conv_params(self, self.patch, in_features, self.features)
     return kernel.astype(self.dtype), bias
 
 
 class PatchConv(_PatchLinear):
-  """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+  """nn.Conv(features, (p, p), strides=(p, p), padding='VALID'), as a matmul.
+
+  input_as_patches: x is given as space_to_depth(x, p), [B, H/p, W/p, p*p*Cin] (how the cores
+  keep their canvas), and is read as it is.
+  """
+  input_as_patches: bool = False
 
   @nn.compact
-  def __call__(self, x_BxHxWxC):
-    p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel, bias = self.kernel_and_bias(x_BxHxWxC)
-    # [B, H/p, W/p, p*p*Cin], (row, col, channel) order
-    patches = space_to_depth(x_BxHxWxC.astype(self.dtype), p)
-    return add_bias(patches @ kernel.reshape(p * p * cin, self.features), bias, self.dtype)
+  def __call__(self, x):
+    p = self.patch
+    patches = x if self.input_as_patches else space_to_depth(x, p)  # (row, col, channel) order
+    cin = patches.shape[-1] // (p * p)
+    kernel, bias = self.kernel_and_bias(cin)
+    return add_bias(patches.astype(self.dtype) @ kernel.reshape(p * p * cin, self.features),
+                    bias, self.dtype)
 
 
 class PatchConvTranspose(_PatchLinear):
-  """nn.ConvTranspose(features, (p, p), strides=(p, p), padding='VALID'), as a matmul."""
+  """nn.ConvTranspose(features, (p, p), strides=(p, p), padding='VALID'), as a matmul.
+
+  output_as_patches: return space_to_depth of that output, [B, H, W, p*p*features] (the
+  matmul's own layout), instead of [B, H*p, W*p, features].
+  """
+  output_as_patches: bool = False
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     p, cin = self.patch, x_BxHxWxC.shape[-1]
-    kernel, bias = self.kernel_and_bias(x_BxHxWxC)
+    kernel, bias = self.kernel_and_bias(cin)
     # Output pixel (p*i + a, p*j + b) is x[i, j] @ kernel[p-1-a, p-1-b] (lax.conv_transpose
     # without transpose_kernel applies the kernel flipped): one matmul to all p*p offsets.
     weights = kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(cin, p * p * self.features)
-    return add_bias(depth_to_space(x_BxHxWxC.astype(self.dtype) @ weights, p), bias, self.dtype)
+    patches = add_bias(x_BxHxWxC.astype(self.dtype) @ weights, jnp.tile(bias, p * p),
+                       self.dtype)
+    return patches if self.output_as_patches else depth_to_space(patches, p)
 
 
 # 'winograd_MxM': F(MxM, kxk) Winograd (winograd.py). The tile size is part of the name because

@@ -11,6 +11,11 @@ step, so they live together here.
   3. the generator ConvLSTM consumes (v^q, r, z_l) -> h^g_{l+1}, and the canvas grows by a
      4x4 stride-4 transposed conv of h^g_{l+1}: u_{l+1} = u_l + Delta(h^g_{l+1}).
 
+The canvas is kept as its 4x4 patches, [B, S/4, S/4, 16 * canvas_channels] (space_to_depth of
+the [B, S, S, canvas_channels] image), the layout in which both of its 4x4 stride-4 convs are
+one matmul: at every step the canvas is read and written without a layout copy, and it is put
+back into an image only once, by the image head after step L (gqn.GQN).
+
 `Cores` runs the L steps as one `nn.scan` over stacked parameters (unshared cores, the paper's
 default) or over one broadcast parameter set (shared cores), optionally under `nn.remat`. With
 `scan=False` it runs a Python loop over the very same parameter layout, so both paths can be
@@ -31,19 +36,22 @@ from gqn_jax.model.config import GQNConfig
 
 QUERY_DOWN_CHANNELS = 48  # 4*4*3: enough channels to keep every pixel of a 4x4 patch
 CORE_KERNEL_SIZE = 5  # the ConvLSTM gates' kernels
+CANVAS_PATCH = 4  # the canvas is 4x the generator's grid: written and read in 4x4 patches
 
 
 class CoreCarry(NamedTuple):
   generator: convlstm.LSTMState  # [B, h, w, H] each
-  canvas: jax.Array  # [B, S, S, canvas_channels], float32: the sum of L updates
+  # [B, h, w, 16 * canvas_channels], float32: the sum of L updates, as 4x4 patches (see above)
+  canvas: jax.Array
   inference: convlstm.LSTMState  # [B, h, w, H] each
 
 
 def initial_carry(config: GQNConfig, batch_size):
   """All-zero states and canvas (Algorithm S2, lines 12-13)."""
-  grid, size = config.grid_size, config.image_size
+  grid = config.grid_size
   zero = lambda: convlstm.zero_state(batch_size, grid, grid, config.h_channels, config.dtype)
-  canvas = jnp.zeros((batch_size, size, size, config.canvas_channels), jnp.float32)
+  canvas = jnp.zeros((batch_size, grid, grid, CANVAS_PATCH**2 * config.canvas_channels),
+                     jnp.float32)
   return CoreCarry(generator=zero(), canvas=canvas, inference=zero())
 
 
@@ -83,8 +91,9 @@ class CoreStep(nn.Module):
       z = distributions.sample(noise_key, prior_mean, prior_std)
       kl_B = jnp.zeros(z.shape[:1], jnp.float32)
     else:  # training: z_l from the posterior
-      canvas_down = convs.PatchConv(cfg.canvas_channels, 4, cfg.dtype, name="canvas_down")(
-          carry.canvas)  # [B, h, w, canvas_channels]
+      canvas_down = convs.PatchConv(cfg.canvas_channels, CANVAS_PATCH, cfg.dtype,
+                                    input_as_patches=True, name="canvas_down")(
+                                        carry.canvas)  # [B, h, w, canvas_channels]
       # The kernel's input channels: [x^q, canvas, v^q, r, h^g], then h^e.
       inference_state = convlstm.ConvLSTMCell(
           cfg.h_channels, CORE_KERNEL_SIZE, cfg.conv_impl, cfg.dtype, name="inference")(
@@ -99,8 +108,9 @@ class CoreStep(nn.Module):
     generator_state = convlstm.ConvLSTMCell(
         cfg.h_channels, CORE_KERNEL_SIZE, cfg.conv_impl, cfg.dtype, name="generator")(
             carry.generator, [viewpoint_r, z])
-    canvas_update = convs.PatchConvTranspose(cfg.canvas_channels, 4, cfg.dtype,
-                                             name="canvas_up")(generator_state.hidden)
+    canvas_update = convs.PatchConvTranspose(cfg.canvas_channels, CANVAS_PATCH, cfg.dtype,
+                                             output_as_patches=True, name="canvas_up")(
+                                                 generator_state.hidden)
     new_carry = CoreCarry(generator=generator_state, canvas=carry.canvas + canvas_update,
                           inference=inference_state)
     return new_carry, kl_B

@@ -148,6 +148,11 @@ class GQN(nn.Module):
   def _initial_carry(self, batch_size):
     return cores.initial_carry(self.config, batch_size)
 
-  def _image_mean(self, canvas):
-    eta = self.image_head(canvas)  # [B, S, S, 3]
+  def _image_mean(self, canvas_patches):
+    """The image's Gaussian mean from the final canvas, kept as 4x4 patches (cores.CoreCarry):
+    the 1x1 head reads each pixel of each patch, and only its 3 channels become an image."""
+    b, h, w, _ = canvas_patches.shape
+    pixels = cores.CANVAS_PATCH**2
+    eta_patches = self.image_head(canvas_patches.reshape(b, h, w, pixels, -1))  # [B, h, w, 16, 3]
+    eta = convs.depth_to_space(eta_patches.reshape(b, h, w, -1), cores.CANVAS_PATCH)  # [B, S, S, 3]
     return jax.nn.sigmoid(eta) if self.config.image_mean == "sigmoid" else eta
