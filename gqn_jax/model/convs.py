@@ -5,11 +5,12 @@ reshapes and one matmul. GQN has many of them: the 2x2 stride-2 stages of the to
 4x4 stride-4 downsampling of the query image and canvas, and the 4x4 stride-4 transposed conv that
 writes h^g onto the canvas. Non-overlapping patches make each one exactly a space-to-depth (or
 depth-to-space) plus a dense layer, and where the canvas is kept in the patches' layout
-(`input_as_patches`, `output_as_patches`) just the dense layer. XLA's CPU backend runs strided convolutions, and above all the
-lhs-dilated convolutions their gradients and transposed convolutions become, on a slow generic path;
-a matmul runs on its fast one (numbers in docs/model.md). Parameters have the shapes of nn.Conv /
-nn.ConvTranspose ('kernel' [p, p, Cin, Cout], 'bias' [Cout]) and the results are the same functions
-(tests/test_convs.py checks both against Flax).
+(`input_as_patches`, `output_as_patches`) just the dense layer. XLA's CPU backend runs strided
+convolutions, and above all the lhs-dilated convolutions their gradients and transposed
+convolutions become, on a slow generic path; a matmul runs on its fast one (numbers in
+docs/model.md). Parameters have the shapes of nn.Conv / nn.ConvTranspose ('kernel' [p, p, Cin,
+Cout], 'bias' [Cout]) and the results are the same functions (tests/test_convs.py checks both
+against Flax).
 
 `SameConv`: the cores' 5x5 stride-1 convolutions, by XLA, as im2col + matmul, or by Winograd's
 minimal filtering (winograd.py); `resolve_conv_impl` says which one 'auto' means here.
