@@ -202,6 +202,7 @@ def main():
   *state, metrics = compiled(*state, batch, jnp.int32(0), jax.random.key(0))  # warm-up
   loss = metrics["loss"].block_until_ready()
   step_times = []
+  faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
   if args.profile_dir:
     jax.profiler.start_trace(args.profile_dir)
   for step in range(args.steps):
@@ -216,6 +217,10 @@ def main():
   if not np.isfinite(float(loss)):
     raise RuntimeError(f"training step produced a non-finite loss {float(loss)}")
 
+  # Pages the timed steps touched afresh, each zero-filled by the kernel (docs/model.md: freed
+  # step temporaries go back to the kernel and are faulted in again by the next step).
+  faults_per_step = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                     - faults_before) / len(step_times)
   median_s = statistics.median(step_times)
   peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
   peak_device = device_peak_bytes()
@@ -233,6 +238,7 @@ def main():
       direct_gflop_per_step=round(flops / 1e9, 1), direct_gflops_per_s=round(gflops, 1),
       matmul_gflops_per_s=round(matmul_gflops, 1),
       fraction_of_matmul=round(gflops / matmul_gflops, 3), final_loss=round(float(loss), 1),
+      minor_page_faults_per_step=round(faults_per_step),
       machine=provenance.describe())
   for key, value in result.items():
     print(f"{key:>18}: {value}")

@@ -48,6 +48,7 @@ def test_small_preset_runs_end_to_end_and_reports_every_number():
               "fraction_of_matmul", "peak_rss_gib"):
     assert np.isfinite(result[key]) and result[key] > 0, key
   assert result["peak_device_gib"] is None  # CPU: no device memory statistics
+  assert result["minor_page_faults_per_step"] >= 0
   assert result["machine"]["cores"] >= 1 and "model_name" in result["machine"]["cpu"]
 
 
