@@ -155,18 +155,23 @@ def step_flops(config, state, batch, optimizer):
                                                 jax.random.key(0)).jaxpr)
 
 
+def median_seconds(fn, operands, repeats):
+  """Median wall time of `repeats` calls of jax.jit(fn)(*operands), after one warm-up call."""
+  fn = jax.jit(fn)
+  fn(*operands).block_until_ready()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn(*operands).block_until_ready()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
 def matmul_rate(dtype, size, repeats=5):
   """GFLOP/s of a jitted [size, size] x [size, size] matmul in `dtype` (median of `repeats`)."""
   keys = jax.random.split(jax.random.key(0))
   a, b = (jax.random.normal(k, (size, size), dtype) for k in keys)
-  matmul = jax.jit(lambda a, b: a @ b)
-  matmul(a, b).block_until_ready()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    matmul(a, b).block_until_ready()
-    times.append(time.perf_counter() - start)
-  return 2 * size**3 / statistics.median(times) / 1e9
+  return 2 * size**3 / median_seconds(lambda a, b: a @ b, (a, b), repeats) / 1e9
 
 
 def device_peak_bytes():

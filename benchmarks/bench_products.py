@@ -11,13 +11,11 @@ and against a pre-transposed [P, O, C] one), medians of --repeats jitted calls, 
 
 import argparse
 import json
-import statistics
-import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import provenance  # benchmarks/, the script's folder
+import bench_model  # benchmarks/, the script's folder (its timing helper)
+import provenance
 
 # (P, M, C, O): the small preset's inference and generator gates at B=8 (8x8 grid: 4 tiles an
 # image), the paper model's at B=8 and B=36 (16x16 grid: 16 tiles), F(4x4, 5x5).
@@ -31,17 +29,6 @@ PRODUCTS = {
 }
 
 
-def median_seconds(fn, operands, repeats):
-  fn = jax.jit(fn)
-  fn(*operands).block_until_ready()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn(*operands).block_until_ready()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def measure(shape, repeats, rng):
   p, m, c, o = shape
   arrays = {name: jnp.asarray(rng.standard_normal(dims, dtype=np.float32)) for name, dims in
@@ -49,8 +36,8 @@ def measure(shape, repeats, rng):
   flop = 2 * p * m * c * o
   rates = {}
   for name, (equation, lhs, rhs) in PRODUCTS.items():
-    seconds = median_seconds(lambda a, b, e=equation: jnp.einsum(e, a, b),
-                             (arrays[lhs], arrays[rhs]), repeats)
+    seconds = bench_model.median_seconds(lambda a, b, e=equation: jnp.einsum(e, a, b),
+                                         (arrays[lhs], arrays[rhs]), repeats)
     rates[name] = round(flop / seconds / 1e9, 1)
   return {"shape_PxMxCxO": list(shape), "gflops_per_s": rates}
 
