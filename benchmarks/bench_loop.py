@@ -1,6 +1,6 @@
 """The training loop against its step: where a run's time goes besides the update itself.
 
-  python benchmarks/bench_loop.py --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
+  python benchmarks/bench_loop.py --config=configs/shepard_metzler.py:7_parts,small \
       --steps=600
 
 Runs the real loop (gqn_jax.training.train.train_and_evaluate, the preset's checkpoint, evaluation
@@ -35,6 +35,7 @@ import jax  # pylint: disable=wrong-import-position
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
 from gqn_jax import console  # pylint: disable=wrong-import-position
+from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
@@ -42,7 +43,7 @@ PARTS = ("step", "data", "checkpoint", "evaluation")
 
 
 def _config(config_path, num_steps, overrides):
-  config = configs.load(config_path)
+  config = config_files.load(config_path)
   config.train.num_steps = num_steps
   config.train.eval_at_start = False  # the loop, not the baseline evaluation before it
   return configs.apply_settings(config, overrides)
@@ -76,8 +77,8 @@ class _Timers:
       self.totals[name] += elapsed
       self.times[name].append(elapsed)
       return out
-    if hasattr(function, "lower"):  # a jitted function: memory_check compiles it ahead
-      timed.lower = function.lower
+    if hasattr(function, "compiled"):  # a steps.CompiledStep: the memory check compiles ahead
+      timed.compiled = function.compiled
     return timed
 
 
@@ -91,7 +92,7 @@ def timed_run(config, workdir):
 
   def init(self, *args, **kwargs):
     originals["__init__"](self, *args, **kwargs)
-    self.train_step = timers.wrap("step", self.train_step, block=True)
+    self.update = timers.wrap("step", self.update, block=True)
 
   loop_class.__init__ = init
   loop_class.next_batch = timers.wrap("data", originals["next_batch"])
@@ -123,7 +124,7 @@ def timed_run(config, workdir):
 
 def main(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="gqn_jax/configs/shepard_metzler.py:7_parts,small")
+  parser.add_argument("--config", default="configs/shepard_metzler.py:7_parts,small")
   parser.add_argument("--steps", type=int, default=600)
   parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
   args = parser.parse_args(argv)

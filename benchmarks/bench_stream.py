@@ -1,6 +1,6 @@
 """How fast the scene stream makes training batches, and what it costs the training step.
 
-  python benchmarks/bench_stream.py [--config=gqn_jax/configs/shepard_metzler.py:7_parts,small]
+  python benchmarks/bench_stream.py [--config=configs/shepard_metzler.py:7_parts,small]
       [--seconds=20] [--train_steps=600]
 
 1. Stream alone: batches of the config's size rendered and assembled by
@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
-from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
+from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.scenes import stream  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
 
@@ -47,7 +47,7 @@ def stream_scenes_per_second(config, seconds):
 
 
 def training_steps_per_second(config_path, source, num_steps):
-  config = configs.load(config_path)
+  config = config_files.load(config_path)
   config.data.source = source
   config.train.num_steps = num_steps
   config.train.log_every = 50
@@ -64,11 +64,11 @@ def training_steps_per_second(config_path, source, num_steps):
 
 def main(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="gqn_jax/configs/shepard_metzler.py:7_parts,small")
+  parser.add_argument("--config", default="configs/shepard_metzler.py:7_parts,small")
   parser.add_argument("--seconds", type=float, default=20.0)
   parser.add_argument("--train_steps", type=int, default=600)
   args = parser.parse_args(argv)
-  config = configs.load(args.config)
+  config = config_files.load(args.config)
   stream_rate = stream_scenes_per_second(config, args.seconds)
   procedural = training_steps_per_second(args.config, "procedural", args.train_steps)
   streamed = training_steps_per_second(args.config, "stream", args.train_steps)

@@ -1,4 +1,4 @@
-"""The README's CPU demo: train `gqn_jax/configs/rooms.py:small` for N minutes, then draw what it
+"""The README's CPU demo: train `configs/rooms.py:small` for N minutes, then draw what it
 learned.
 
   python benchmarks/cpu_demo.py [--minutes=10] [--workdir=/tmp/gqn_cpu_demo] [--out=docs/images]
@@ -35,6 +35,7 @@ from gqn_jax import images  # pylint: disable=g-import-not-at-top,wrong-import-p
 from gqn_jax.data import pipeline  # pylint: disable=wrong-import-position
 from gqn_jax.data import reader  # pylint: disable=wrong-import-position
 from gqn_jax.model import gqn  # pylint: disable=wrong-import-position
+from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.runs import data_source  # pylint: disable=wrong-import-position
 from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
@@ -49,7 +50,7 @@ _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 3, "Prior samples drawn per s
 
 
 def demo_config(minutes):
-  config = configs.load("gqn_jax/configs/rooms.py:small")
+  config = config_files.load("configs/rooms.py:small")
   config.data.source = "procedural"  # it scores the cached test batches it reads itself
   config.train.time_limit_s = int(minutes * 60)
   return config

@@ -7,7 +7,7 @@
 #                                                      # PyYAML into .device_vendor/ (git-ignored)
 #   bash benchmarks/device_train.sh STEPS [CONFIG] [OUT_DIR]   # there, with .device_vendor/ carried
 #
-# CONFIG defaults to gqn_jax/configs/shepard_metzler.py:7_parts,small. It trains STEPS steps into
+# CONFIG defaults to configs/shepard_metzler.py:7_parts,small. It trains STEPS steps into
 # OUT_DIR/run (default $OUT or /tmp/device_train), with the usual report at the end, then prints
 # one JSON line: steps, the median steps/s of the logged intervals after the first (compile),
 # scenes/s, and the held-out PSNR for 0..K context views against the mean training image. What
@@ -26,7 +26,7 @@ if [[ "${1:-}" == "--vendor" ]]; then
   exit 0
 fi
 steps=${1:?usage: device_train.sh STEPS [CONFIG] [OUT_DIR], or --vendor}
-config=${2:-gqn_jax/configs/shepard_metzler.py:7_parts,small}
+config=${2:-configs/shepard_metzler.py:7_parts,small}
 out_dir=${3:-${OUT:-/tmp/device_train}}
 export PYTHONPATH="$PWD:$PWD/.device_vendor${PYTHONPATH:+:$PYTHONPATH}"
 python -c "import jax; print('jax', jax.__version__, jax.devices())"

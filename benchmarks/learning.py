@@ -2,9 +2,9 @@
 
 One arm of a screen (every arm of a screen the same --steps and --seed; only --set differs):
 
-  python benchmarks/learning.py run --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
+  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
       --steps=3000 --out=docs/learning/screens/base
-  python benchmarks/learning.py run --config=gqn_jax/configs/shepard_metzler.py:7_parts,small \
+  python benchmarks/learning.py run --config=configs/shepard_metzler.py:7_parts,small \
       --steps=3000 --set=train.lr_initial=5e-4 --set=train.lr_final=5e-5 \
       --out=docs/learning/screens/lr_5e-4
   python benchmarks/learning.py run ... --seed=1 --out=.../base_seed1   (the noise between runs)
@@ -15,8 +15,18 @@ markdown table (gains over the first arm, the baseline):
   python benchmarks/learning.py compare --out=docs/learning/screens/screen.png \
       docs/learning/screens/base docs/learning/screens/base_seed1 docs/learning/screens/lr_5e-4
 
+At equal compute instead of equal steps: first time each arm once on the idle machine (a short
+real run; nothing else running), which writes <out>/timing.json, then give it a budget in minutes
+of that machine; its steps are the budget over its own idle step time, fixed before it trains, so
+the arm may then train under any load and still compare fairly:
+
+  python benchmarks/learning.py time --config=configs/rooms.py:small --set=train.batch_size=32 \
+      --out=docs/learning/screens/batch32
+  python benchmarks/learning.py run --config=configs/rooms.py:small --set=train.batch_size=32 \
+      --budget_minutes=12 --out=docs/learning/screens/batch32
+
 `run` trains the config's data (procedural scenes unless DeepMind's files are present) for --steps
-updates; the learning rate anneals over exactly those steps unless --set says otherwise
+updates (or the steps of --budget_minutes); the learning rate anneals over exactly those steps unless --set says otherwise
 (train.lr_anneal_steps), so that a run of any length ends at its final rate. --seed sets
 config.seed: the initialisation, the order of the training data and the training noise. The test
 scenes, their query views and context views and the evaluation's prior samples do not depend on
@@ -45,8 +55,10 @@ from absl import logging  # pylint: disable=wrong-import-position
 
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
+from gqn_jax import compile_cache  # pylint: disable=wrong-import-position
 from gqn_jax import console  # pylint: disable=wrong-import-position
 from gqn_jax import paths  # pylint: disable=wrong-import-position
+from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.trained import evaluate  # pylint: disable=wrong-import-position
 from gqn_jax.trained import render  # pylint: disable=wrong-import-position
@@ -57,9 +69,18 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   commands = parser.add_subparsers(dest="command", required=True)
   run = commands.add_parser("run", help="train and score one arm")
-  run.add_argument("--config", required=True, help="gqn_jax/configs/<file>.py[:arg]")
+  run.add_argument("--config", required=True, help="configs/<file>.py[:arg]")
   run.add_argument("--steps", type=int, default=None,
                    help="training steps (default: the config's num_steps)")
+  run.add_argument("--budget_minutes", type=float, default=None,
+                   help="instead of --steps: this many minutes of the idle machine, turned into "
+                        "steps by the arm's own step time (<out>/timing.json, from `time`)")
+  run.add_argument("--timing", default=None,
+                   help="the timing.json --budget_minutes reads (default: <out>/timing.json); "
+                        "a seed arm reads its base arm's")
+  run.add_argument("--sigma_fraction", type=float, default=None,
+                   help="anneal sigma over this fraction of the arm's steps (default: the "
+                        "config's sigma_anneal_steps)")
   run.add_argument("--minutes", type=float, default=0.0,
                    help="also stop after this much wall clock (0: no limit); for long runs only, "
                         "screens compare arms at equal steps")
@@ -73,23 +94,90 @@ def parse_args(argv):
                    help="only score and draw the run already in --workdir")
   run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. train.lr_initial=5e-4 (repeatable)")
+  timing = commands.add_parser("time", help="time one arm's step on the idle machine")
+  timing.add_argument("--config", required=True, help="configs/<file>.py[:arg]")
+  timing.add_argument("--out", required=True, help="the arm's folder: timing.json goes there")
+  timing.add_argument("--steps", type=int, default=200, help="steps timed after the warm-up")
+  timing.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="config override, as for run (repeatable)")
   compare = commands.add_parser("compare", help="plot and tabulate the arms of one screen")
   compare.add_argument("--out", required=True, help="the PNG to write")
   compare.add_argument("arms", nargs="+", help="--out folders of `run`; the first is the baseline")
   return parser.parse_args(argv)
 
 
+TIMING_FILE = "timing.json"
+_TIMING_LOG_EVERY = 25  # steps per timed interval
+
+
 def arm_config(args):
   """The config of one arm: the preset, the step budget and seed, then the --set overrides."""
-  config = configs.load(args.config)
-  if args.steps is not None:
-    config.train.num_steps = args.steps
-    config.train.lr_anneal_steps = args.steps  # the schedule fits the planned run
+  config = config_files.load(args.config)
+  steps = args.steps
+  if args.budget_minutes is not None:
+    steps = budget_steps(timing_path(args), args.budget_minutes)
+  if steps is not None:
+    config.train.num_steps = steps
+    config.train.lr_anneal_steps = steps  # the schedule fits the planned run
+  if args.sigma_fraction is not None:
+    config.train.sigma_anneal_steps = max(1, round(args.sigma_fraction * config.train.num_steps))
   if args.seed is not None:
     config.seed = args.seed
   config = configs.apply_settings(config, args.set)
   config.train.time_limit_s = int(args.minutes * 60)
   return config
+
+
+def timing_path(args):
+  return args.timing or os.path.join(args.out, TIMING_FILE)
+
+
+def read_timing(path):
+  if not os.path.exists(path):
+    raise SystemExit(f"{path} is missing: time the arm first, on the idle machine, with "
+                     "`python benchmarks/learning.py time` and the same --config and --set")
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def budget_steps(path, budget_minutes):
+  """The steps `budget_minutes` of the idle machine buy at the step time timed into `path`."""
+  return max(1, int(budget_minutes * 60 / read_timing(path)["idle_step_seconds"]))
+
+
+def time_arm(args):
+  """Times the arm's real training loop (its data, its update; no evaluation or checkpoint in the
+  timed steps): the median seconds a step over intervals of _TIMING_LOG_EVERY steps, after a
+  first interval that holds the compiles. Writes <out>/timing.json."""
+  import statistics  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  logging.use_absl_handler()
+  logging.set_verbosity(logging.INFO)
+  config = configs.apply_settings(config_files.load(args.config), args.set)
+  total = _TIMING_LOG_EVERY + args.steps
+  config.train.num_steps = total
+  config.train.log_every = _TIMING_LOG_EVERY
+  config.train.eval_every = config.train.checkpoint_every = total
+  config.train.eval_at_start = False
+  config.train.eval_batches = 1
+  load_before = os.getloadavg()
+  with tempfile.TemporaryDirectory(prefix="gqn_learning_timing-") as workdir:
+    train.train_and_evaluate(config, workdir)
+    rows = [row for row in read_rows(workdir) if row["split"] == "train"]
+  per_step = [1.0 / row["steps_per_sec"] for row in rows
+              if row["step"] > _TIMING_LOG_EVERY and row["step"] % _TIMING_LOG_EVERY == 0]
+  timing = {
+      "command": " ".join(["python", "benchmarks/learning.py", *sys.argv[1:]]),
+      "config": args.config, "overrides": args.set, "batch_size": config.train.batch_size,
+      "idle_step_seconds": statistics.median(per_step),
+      "interval_step_seconds": per_step, "steps_timed": len(per_step) * _TIMING_LOG_EVERY,
+      "load_average_before": load_before, "load_average_after": os.getloadavg(),
+      "machine": provenance.describe(),
+  }
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, TIMING_FILE), "w", encoding="utf-8") as f:
+    json.dump(timing, f, indent=2)
+  print(json.dumps({key: timing[key] for key in ("idle_step_seconds", "load_average_before")}))
 
 
 def read_rows(workdir):
@@ -158,10 +246,16 @@ def run_arm(args, argv):
   plot_curve(rows, os.path.join(args.out, "curve.png"))
   render.run(workdir, out=os.path.join(args.out, "grid.png"),
              gif=os.path.join(args.out, "grid.gif"), num_scenes=4, num_samples=4, num_frames=24)
+  timing = read_timing(timing_path(args)) if args.budget_minutes is not None else None
   summary = {
       "command": " ".join(["python", "benchmarks/learning.py", *argv]),
       "config": args.config, "overrides": args.set, "seed": config.seed,
       "steps": results["step"], "num_samples": args.num_samples, "num_scenes": args.num_scenes,
+      "batch_size": config.train.batch_size,
+      "scenes_seen": results["step"] * config.train.batch_size,
+      "sigma_anneal_steps": config.train.sigma_anneal_steps,
+      "budget_minutes": args.budget_minutes,
+      "idle_step_seconds": None if timing is None else timing["idle_step_seconds"],
       "train_wall_seconds": None if args.skip_training else round(train_seconds, 1),
       "machine": machine,
       "test": headline(results), "train": headline(train_results),
@@ -185,16 +279,19 @@ def load_summary(arm_dir):
 def compare_table(arms):
   """Markdown rows: each arm's K = max numbers and its gain over the first arm."""
   base = load_summary(arms[0])["test"]["psnr_db"]
-  lines = ["| arm | overrides | steps | minutes | K=max dB | - mean image | - 0 views | "
-           "object - mean image | train - mean image | gain over baseline |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+  lines = ["| arm | overrides | budget (idle min) | steps | scenes | minutes | K=max dB | "
+           "- mean image | - 0 views | object - mean image | train - mean image | "
+           "gain over baseline |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
   for arm in arms:
     s = load_summary(arm)
     minutes = "-" if s["train_wall_seconds"] is None else f"{s['train_wall_seconds'] / 60:.1f}"
     t = s["test"]
+    budget = s.get("budget_minutes") or "-"
     lines.append(
         f"| {os.path.basename(arm.rstrip('/'))} | {' '.join(s['overrides']) or '-'} "
-        f"| {s['steps']} | {minutes} | {t['psnr_db']:.2f} | {t['minus_mean_image']:+.2f} "
+        f"| {budget} | {s['steps']} | {s.get('scenes_seen', '-')} | {minutes} "
+        f"| {t['psnr_db']:.2f} | {t['minus_mean_image']:+.2f} "
         f"| {t['minus_0_context']:+.2f} | {t['object_minus_mean_image']:+.2f} "
         f"| {s['train']['minus_mean_image']:+.2f} | {t['psnr_db'] - base:+.2f} |")
   return "\n".join(lines)
@@ -226,8 +323,11 @@ def compare(args):
 def main(argv):
   args = parse_args(argv)
   console.quiet_libraries()  # the arm's own lines; GQN_JAX_LIBRARY_LOGS=1 shows Orbax's too
+  compile_cache.enable(compile_cache.chosen_dir())  # as the command lines: arms share programs
   if args.command == "run":
     run_arm(args, argv)
+  elif args.command == "time":
+    time_arm(args)
   else:
     compare(args)
 

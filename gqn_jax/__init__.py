@@ -3,9 +3,12 @@
   model/     the GQN: GQNConfig, the module, its networks
   data/      DeepMind's record format, finding and reading the files, tf.data batches
   scenes/    procedural scenes written in DeepMind's format (the embedded default data)
-  training/  Algorithm S1: configs, checks, the data choice, the loop, checkpoints, metrics
+  runs/      what a run is made of: config files, checks, data choice, checkpoints, schedules
+  training/  Algorithm S1: the loop, its jitted steps, metrics, devices, stops
   trained/   using a trained model: restore, render, evaluate, analyse
   main.py, render.py, evaluate.py   the command lines (python -m gqn_jax.main / .render / ...)
+
+Training configs live beside the package, in the checkout's configs/ folder.
 """
 
 __version__ = "0.1.0"

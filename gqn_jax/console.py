@@ -8,8 +8,11 @@ package, benchmarks/); GQN_JAX_LIBRARY_LOGS=1 in the environment shows everythin
 
 import logging
 import os
+import time
 
 LIBRARY_LOGS_ENV = "GQN_JAX_LIBRARY_LOGS"
+# When the command line started, near enough: this module is among the first a command imports.
+_STARTED = time.monotonic()
 _PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OWN_DIRS = tuple(os.path.join(_PROJECT_DIR, name) + os.sep for name in ("gqn_jax", "benchmarks"))
 
@@ -36,6 +39,11 @@ def quiet_libraries():
   handler = absl_logging.get_absl_handler()
   if not any(isinstance(f, OwnLinesFilter) for f in handler.filters):
     handler.addFilter(OwnLinesFilter())
+
+
+def seconds_since_start():
+  """Seconds since the command (more exactly: this module's import) started."""
+  return time.monotonic() - _STARTED
 
 
 class Progress:

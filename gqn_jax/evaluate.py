@@ -7,9 +7,11 @@ evaluation.png; the metrics are described in gqn_jax.trained.evaluate, which doe
 from absl import app
 from absl import flags
 
+from gqn_jax import compile_cache
 from gqn_jax import console
 from gqn_jax.trained import evaluate
 
+_COMPILATION_CACHE = compile_cache.define_flag()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
 _OUT = flags.DEFINE_string("out", None, "Folder for evaluation.json/.png (default: workdir).")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
@@ -26,6 +28,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
+  compile_cache.setup(_COMPILATION_CACHE.value)
   results = evaluate.run(_WORKDIR.value, _OUT.value, _STEP.value, _NUM_SCENES.value,
                          _BATCH_SIZE.value, _NUM_SAMPLES.value, _SEED.value, _DATA_ROOT.value,
                          _BASELINES.value)

@@ -1,4 +1,4 @@
-"""Entry point: `python -m gqn_jax.main --config=gqn_jax/configs/rooms.py[:small] [--workdir=DIR]`.
+"""Entry point: `python -m gqn_jax.main --config=configs/rooms.py[:small] [--workdir=DIR]`.
 
 A thin command line over gqn_jax.training.train.train_and_evaluate.
 
@@ -17,11 +17,12 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from gqn_jax import compile_cache
 from gqn_jax import console
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Training config file, e.g. gqn_jax/configs/rooms.py or "
-    "gqn_jax/configs/rooms.py:small.",
+    "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small "
+    "(relative to the repository root, or an absolute path).",
     lock_config=True)
 _REPORT = flags.DEFINE_bool(
     "report", True, "When training has finished, score the test scenes against the mean-image and "
@@ -32,6 +33,7 @@ _ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False, "Resume a workdir's run even though the config differs from "
     "the one it was started with (beyond num_steps and the log, eval and checkpoint intervals); "
     "every start is recorded in <workdir>/config_history.jsonl.")
+_COMPILATION_CACHE = compile_cache.define_flag()
 _WORKDIR = flags.DEFINE_string(
     "workdir", None,
     "Directory for checkpoints, metrics.jsonl, TensorBoard events and config.json; defaults to "
@@ -45,9 +47,9 @@ def default_workdir(config_path, config):
   line starts a new run, while --config.train.num_steps=N continues the same one."""
   _, _, arg = (config_path or "").partition(":")
   suffix = "_" + arg.replace(",", "_") if arg else ""
-  from gqn_jax.runs import configs  # pylint: disable=g-import-not-at-top
+  from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
   from gqn_jax.training import run_guard  # pylint: disable=g-import-not-at-top
-  changes = run_guard.config_changes(configs.load(config_path).to_dict(), config.to_dict())
+  changes = run_guard.config_changes(config_files.load(config_path).to_dict(), config.to_dict())
   overrides = sorted(f"{key}={new!r}" for key, (_, new) in changes.items()
                      if key not in run_guard.RESUMABLE_CHANGES)
   if overrides:
@@ -60,6 +62,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
   config = _CONFIG.value
+  compile_cache.setup(_COMPILATION_CACHE.value)
   if config.data.source != "stream":  # the scene stream needs no TensorFlow
     from gqn_jax.data import reader  # pylint: disable=g-import-not-at-top
     reader.import_tf()  # tf.data only reads files: TensorFlow is kept off JAX's accelerators
@@ -112,6 +115,29 @@ def write_report(workdir, num_scenes):
                os.path.join(workdir, "evaluation.png"), png, gif)
 
 
+def resolve_config_argument(argv):
+  """argv with --config's file found (config_files.find: from here or from the checkout), so that
+  `--config=configs/rooms.py` works from any folder; a file that is nowhere exits with one line
+  saying what was looked for and the right form, before anything heavy is imported."""
+  argv = list(argv)
+  for index, word in enumerate(argv):
+    if word.startswith("--config="):
+      prefix, value = "--config=", word[len("--config="):]
+    elif word == "--config" and index + 1 < len(argv):
+      index, prefix, value = index + 1, "", argv[index + 1]
+    else:
+      continue
+    path, colon, arg = value.partition(":")
+    from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
+    try:
+      found = config_files.find(path)
+    except config_files.ConfigFileError as error:
+      sys.exit(f"gqn_jax.main: {error}")
+    if not os.path.isfile(path):  # found under the checkout, not from here
+      argv[index] = f"{prefix}{found}{colon}{arg}"
+  return argv
+
+
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config"])
-  app.run(main)
+  app.run(main, argv=resolve_config_argument(sys.argv))

@@ -7,9 +7,11 @@ are described in gqn_jax.trained.render, which does the work.
 from absl import app
 from absl import flags
 
+from gqn_jax import compile_cache
 from gqn_jax import console
 from gqn_jax.trained import render
 
+_COMPILATION_CACHE = compile_cache.define_flag()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
 _OUT = flags.DEFINE_string("out", None, "PNG grid path (default: <workdir>/render.png).")
 _GIF = flags.DEFINE_string("gif", None, "Fly-around GIF path (default: --out with .gif).")
@@ -27,6 +29,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
+  compile_cache.setup(_COMPILATION_CACHE.value)
   png, gif = render.run(_WORKDIR.value, _OUT.value, _GIF.value, _STEP.value, _NUM_SCENES.value,
                         _NUM_CONTEXT.value, _NUM_SAMPLES.value, _NUM_FRAMES.value, _SCALE.value,
                         _SEED.value, _DATA_ROOT.value)

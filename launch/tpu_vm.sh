@@ -47,7 +47,7 @@
 #
 # Example:
 #   PROJECT=my-proj ZONE=us-central2-b TPU_NAME=gqn BUCKET=my-bucket \
-#     launch/tpu_vm.sh --spot --config=gqn_jax/configs/rooms.py --config.train.batch_size=144
+#     launch/tpu_vm.sh --spot --config=configs/rooms.py --config.train.batch_size=144
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"

@@ -2,7 +2,8 @@
 
 - `repo_dir`: the checkout's root; command-line tests run there.
 - `procedural_cache`: where the procedural scenes of the tiny runs are rendered, once a session.
-- `tiny_config`: makes a fresh `gqn_jax/configs/rooms.py:tiny` config on those procedural scenes.
+- `tiny_config`: makes a fresh `configs/rooms.py:tiny` config on those procedural scenes.
+- the suite's persistent compilation cache (below), shared by every test and subprocess.
 - `tiny_run_workdir`: the workdir of one finished tiny training run (4 steps, checkpoints at 2
   and 4), shared by the tests of restoring, rendering, evaluating, analysis and the notebooks.
 - `trained`: that run restored with gqn_jax.trained.restore.load.
@@ -25,8 +26,17 @@ if "GQN_TFDS_SPLIT_SIZES" not in os.environ:
 
 import pytest  # pylint: disable=wrong-import-position
 
-from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
+from gqn_jax import compile_cache  # pylint: disable=wrong-import-position
+from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
+
+# One persistent compilation cache for the whole suite, in-process and in the command lines it
+# starts (they read the variable): each program of the tiny configs compiles once per suite, not
+# once per test and subprocess. It is the suite's own folder, removed at exit.
+if compile_cache.ENV not in os.environ:
+  os.environ[compile_cache.ENV] = tempfile.mkdtemp(prefix="gqn_jax_compilation_cache-")
+  atexit.register(shutil.rmtree, os.environ[compile_cache.ENV], ignore_errors=True)
+compile_cache.enable(compile_cache.chosen_dir())
 
 REPO_DIR = pathlib.Path(__file__).resolve().parents[1]
 
@@ -43,11 +53,11 @@ def procedural_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_config(procedural_cache):
-  """A function returning a new gqn_jax/configs/rooms.py:tiny config that trains on procedural
+  """A function returning a new configs/rooms.py:tiny config that trains on procedural
   scenes."""
 
   def make(num_steps=None):
-    config = configs.load("gqn_jax/configs/rooms.py:tiny")
+    config = config_files.load("configs/rooms.py:tiny")
     config.data.source = "procedural"
     config.data.procedural_cache = procedural_cache
     if num_steps is not None:

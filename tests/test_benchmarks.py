@@ -74,7 +74,7 @@ def test_the_loop_benchmark_splits_a_real_run_into_its_parts(procedural_cache, t
   # One timed run in this process (the command adds the plain run and the JSON around it).
   # trim_context off: one compile, not one per context size M.
   config = bench_loop._config(  # pylint: disable=protected-access
-      "gqn_jax/configs/rooms.py:tiny", 4, [f"data.procedural_cache={procedural_cache}",
+      "configs/rooms.py:tiny", 4, [f"data.procedural_cache={procedural_cache}",
                                            "train.trim_context=False"])
   assert config.train.trim_context is False  # a bool override is parsed, not truthy text
   breakdown, loop_seconds, step_seconds, _, _, per_call = bench_loop.timed_run(

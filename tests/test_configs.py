@@ -1,4 +1,4 @@
-"""gqn_jax/configs/*.py: the paper's values, presets, and the errors a bad config gives before
+"""configs/*.py: the paper's values, presets, and the errors a bad config gives before
 training."""
 
 import dataclasses
@@ -13,13 +13,14 @@ import gqn_test_files
 from gqn_jax.data import reader
 from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
+from gqn_jax.runs import config_files
 from gqn_jax.runs import configs
 
 CONFIG_FILES = ("rooms", "rooms_free_camera", "shepard_metzler", "mazes", "jaco")
 
 
 def load_config(name, arg=None):
-  return configs.load(f"gqn_jax/configs/{name}.py" + (f":{arg}" if arg else ""))
+  return config_files.load(f"configs/{name}.py" + (f":{arg}" if arg else ""))
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
@@ -73,7 +74,7 @@ def test_unknown_config_arg_is_an_error():
 def test_main_rejects_a_misspelt_override(repo_dir):
   """lock_config=True: a typo in an override stops the run before anything is imported or built."""
   result = subprocess.run(
-      [sys.executable, "-m", "gqn_jax.main", "--config=gqn_jax/configs/rooms.py:tiny",
+      [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
        "--config.train.batch_sise=8", "--workdir=/nonexistent/never_created"],
       cwd=repo_dir, capture_output=True, text=True, timeout=120, check=False)
   assert result.returncode != 0
@@ -109,7 +110,7 @@ def test_unknown_model_key_is_an_error():
 
 
 def test_a_config_saved_before_image_mean_existed_keeps_its_sigmoid_head():
-  config = configs.load("gqn_jax/configs/rooms.py:tiny")
+  config = config_files.load("configs/rooms.py:tiny")
   assert configs.model_config(config).image_mean == config.model.image_mean
   del config.model["image_mean"]  # as in checkpoints written before the field
   assert configs.model_config(config).image_mean == "sigmoid"
@@ -135,7 +136,7 @@ def test_max_context_must_leave_a_query_view(tmp_path):
 
 
 def test_settings_strings_are_parsed_as_each_keys_type_and_bad_bools_are_refused():
-  config = configs.load("gqn_jax/configs/rooms.py:tiny")
+  config = config_files.load("configs/rooms.py:tiny")
   configs.apply_settings(config, ["train.lr_initial=2e-4", "train.batch_size=8",
                                   "train.trim_context=False", "data.source=stream"])
   assert (config.train.lr_initial, config.train.batch_size) == (2e-4, 8)

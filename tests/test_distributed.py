@@ -197,8 +197,9 @@ def test_two_processes_form_one_global_batch():
 def test_scaling_doc_uses_the_models_parameter_count(repo_dir):
   """docs/scaling.md derives the all-reduce size from this count; it must be the model's."""
   from gqn_jax.model import gqn  # pylint: disable=g-import-not-at-top
+  from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
   from gqn_jax.runs import configs  # pylint: disable=g-import-not-at-top
-  config = configs.load("gqn_jax/configs/rooms.py")
+  config = config_files.load("configs/rooms.py")
   model = configs.build_model(config)
   batch = gqn.dummy_batch(config.data.image_size, config.data.max_context)
   key = jax.random.key(0)
@@ -222,7 +223,7 @@ def _start_training(workdir, num_processes, extra_flags=()):
       env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}",
                  JAX_NUM_PROCESSES=str(num_processes), JAX_PROCESS_ID=str(process_id))
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "gqn_jax.main", "--config=gqn_jax/configs/rooms.py:tiny",
+        [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
          "--config.data.source=stream", "--config.train.num_steps=16",
          "--config.train.checkpoint_every=4", "--config.train.log_every=1",
          "--config.train.eval_every=16", f"--workdir={workdir}", *extra_flags],

@@ -153,7 +153,7 @@ def test_missing_required_variables_are_all_named(sandbox, script, missing):
 
 
 def test_tpu_vm_dry_run_creates_installs_and_starts_on_every_worker(sandbox):
-  result = _run(sandbox, "tpu_vm.sh", "--dry-run", "--config=gqn_jax/configs/rooms.py",
+  result = _run(sandbox, "tpu_vm.sh", "--dry-run", "--config=configs/rooms.py",
                 "--config.train.batch_size=144", env=TPU_ENV)
   assert _stub_calls(sandbox) == []  # a dry run runs nothing
   bucket, create, tarball, scp, install, start = _commands(result.stdout)
@@ -171,7 +171,7 @@ def test_tpu_vm_dry_run_creates_installs_and_starts_on_every_worker(sandbox):
   workdir = re.search(r"--workdir=(\S+)", _option(start, "--command")).group(1)
   assert re.fullmatch(r"gs://fake-bucket/gqn_jax/runs/fake-tpu-\d{8}-\d{6}", workdir)
   assert (f"GQN_DISTRIBUTED=1 setsid nohup ~/gqn_venv/bin/python -m gqn_jax.main "
-          f"--workdir={workdir} --config=gqn_jax/configs/rooms.py --config.train.batch_size=144"
+          f"--workdir={workdir} --config=configs/rooms.py --config.train.batch_size=144"
           in _option(start, "--command"))
   assert f"resume with:   the same command plus --workdir={workdir}" in result.stderr
 
@@ -179,13 +179,13 @@ def test_tpu_vm_dry_run_creates_installs_and_starts_on_every_worker(sandbox):
 @pytest.mark.parametrize("spot_args,spot_env", [(["--spot"], {}), ([], {"SPOT": "1"})])
 def test_tpu_vm_spot_capacity_and_explicit_workdir(sandbox, spot_args, spot_env):
   result = _run(sandbox, "tpu_vm.sh", "--dry-run", *spot_args, "--workdir", "gs://b/run1",
-                "--", "--config=gqn_jax/configs/mazes.py",
+                "--", "--config=configs/mazes.py",
                 env={**TPU_ENV, **spot_env, "ACCELERATOR_TYPE": "v5litepod-16"})
   create, start = _commands(result.stdout)[1], _commands(result.stdout)[-1]
   assert "--spot" in create
   assert _option(create, "--accelerator-type") == "v5litepod-16"
   assert _option(create, "--version") == "v2-alpha-tpuv5-lite"
-  assert "-m gqn_jax.main --workdir=gs://b/run1 --config=gqn_jax/configs/mazes.py" in _option(
+  assert "-m gqn_jax.main --workdir=gs://b/run1 --config=configs/mazes.py" in _option(
       start, "--command")
 
 
@@ -203,7 +203,7 @@ def test_tpu_vm_keep_alive_dry_run_shows_its_checks(sandbox):
 
 def _keep_alive(sandbox, **env):
   return _run(sandbox, "tpu_vm.sh", "--spot", "--keep-alive", "--workdir=gs://b/r1",
-              "--config=gqn_jax/configs/rooms.py", check=False,
+              "--config=configs/rooms.py", check=False,
               env={**TPU_ENV, "KEEP_ALIVE_POLL": "0", **env})
 
 
@@ -250,7 +250,7 @@ def test_tpu_vm_rejects_bad_settings(sandbox, env, message):
 def _remote_script(sandbox, *args):
   """The --command tpu_vm.sh sends to start the run, with DATA_ROOT and a quoted argument."""
   result = _run(sandbox, "tpu_vm.sh", "--dry-run", "--workdir=gs://b/r7", *args,
-                "--config=gqn_jax/configs/rooms.py", "--config.note=two words",
+                "--config=configs/rooms.py", "--config.note=two words",
                 env={**TPU_ENV, "DATA_ROOT": "gs://b/data"})
   commands = _commands(result.stdout)
   for command in commands[-2:]:  # the install script must at least parse
@@ -297,7 +297,7 @@ def test_tpu_vm_remote_start_runs_the_entry_point_detached(sandbox):
     pids.append(int((home / "gqn_logs" / "train.pid").read_text()))
     assert os.readlink(home / "gqn_logs" / "latest.log") == "r7.log"
     call = json.loads(_wait_for_line(sandbox / "python.log"))
-    assert call["argv"] == ["-m", "gqn_jax.main", "--workdir=gs://b/r7", "--config=gqn_jax/configs/rooms.py",
+    assert call["argv"] == ["-m", "gqn_jax.main", "--workdir=gs://b/r7", "--config=configs/rooms.py",
                             "--config.note=two words", "--config.data.root=gs://b/data"]
     assert call["env"]["GQN_DISTRIBUTED"] == "1"
     assert distributed.detect_cluster(call["env"]) == distributed.ClusterSpec("forced")
@@ -320,7 +320,7 @@ def test_tpu_vm_remote_start_runs_the_entry_point_detached(sandbox):
 ])
 def test_tpu_vm_creates_reuses_or_replaces_the_tpu(sandbox, state, expected):
   """Without --dry-run, against the gcloud stub: the TPU's state decides what happens to it."""
-  _run(sandbox, "tpu_vm.sh", "--spot", "--config=gqn_jax/configs/rooms.py",
+  _run(sandbox, "tpu_vm.sh", "--spot", "--config=configs/rooms.py",
        env={**TPU_ENV, "STUB_TPU_STATE": state})
   tpu_verbs = [call["argv"][4] for call in _stub_calls(sandbox) if call["argv"][3:4] == ["tpu-vm"]]
   assert tpu_verbs == ["describe", *expected, "scp", "ssh", "ssh"]
@@ -362,7 +362,7 @@ def test_tpu_delete_runs_gcloud_without_dry_run(sandbox):
 def test_gpu_multinode_dry_run_sets_the_coordinator(sandbox, per_gpu):
   flags = ["--per-gpu"] if per_gpu else []
   result = _run(sandbox, "gpu_multinode.sh", "--dry-run", *flags, "--workdir=/shared/run",
-                "--config=gqn_jax/configs/rooms.py", env={**SLURM_ENV, "SLURM_GPUS_ON_NODE": "8"})
+                "--config=configs/rooms.py", env={**SLURM_ENV, "SLURM_GPUS_ON_NODE": "8"})
   export, srun = _commands(result.stdout)
   processes = 16 if per_gpu else 2
   assert export == ["export", "JAX_COORDINATOR_ADDRESS=gpu003:61586",  # 61440 + 4242 % 4096 = 61440 + 146
@@ -370,7 +370,7 @@ def test_gpu_multinode_dry_run_sets_the_coordinator(sandbox, per_gpu):
   assert srun[:5] == ["srun", "--nodes=2", f"--ntasks={processes}",
                       f"--ntasks-per-node={8 if per_gpu else 1}", "--kill-on-bad-exit=1"]
   assert srun[-5:] == ["python", "-m", "gqn_jax.main", "--workdir=/shared/run",
-                       "--config=gqn_jax/configs/rooms.py"]
+                       "--config=configs/rooms.py"]
   assert ("JAX_LOCAL_DEVICE_IDS" in srun[7]) == per_gpu
   assert _stub_calls(sandbox) == []
 
@@ -393,14 +393,14 @@ def test_gpu_multinode_tasks_get_their_process_id(sandbox, visible, local_ids):
   if visible is not None:
     env["CUDA_VISIBLE_DEVICES"] = visible
   _run(sandbox, "gpu_multinode.sh", "--per-gpu", "--workdir=/shared/run",
-       "--config=gqn_jax/configs/rooms.py", env=env)
+       "--config=configs/rooms.py", env=env)
   calls = sorted((json.loads(line) for line in (sandbox / "python.log").read_text().splitlines()),
                  key=lambda call: call["env"]["JAX_PROCESS_ID"])
   assert [call["env"]["JAX_PROCESS_ID"] for call in calls] == ["0", "1"]
   assert [call["env"]["JAX_LOCAL_DEVICE_IDS"] for call in calls] == local_ids
   for index, call in enumerate(calls):
     assert call["argv"] == ["-m", "gqn_jax.main", "--workdir=/shared/run",
-                            "--config=gqn_jax/configs/rooms.py"]
+                            "--config=configs/rooms.py"]
     # What the entry point's maybe_initialize will pass to jax.distributed.initialize.
     spec = distributed.detect_cluster(call["env"])
     assert spec.initialize_kwargs == dict(

@@ -6,11 +6,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_a_queue_of_two_arms_runs_each_once_and_compares_them(tmp_path, procedural_cache):
-  common = ("--config=gqn_jax/configs/shepard_metzler.py:7_parts,tiny --steps=4 --num_scenes=4 "
+  common = ("--config=configs/shepard_metzler.py:7_parts,tiny --steps=4 --num_scenes=4 "
             "--num_samples=2 --set=data.procedural_cache=" + procedural_cache)
   queue = tmp_path / "queue.txt"
   queue.write_text(f"# a comment\nbase {common} --workdir={tmp_path}/wd_base\n"
@@ -52,3 +54,29 @@ def test_a_queue_of_two_arms_runs_each_once_and_compares_them(tmp_path, procedur
           line.startswith("| lr")]
   assert len(rows) == 2 and rows[0].endswith("| +0.00 |")
   assert (tmp_path / "screen.png").stat().st_size > 0
+
+
+def test_an_arm_timed_on_the_idle_machine_gets_the_steps_its_budget_buys(tmp_path,
+                                                                          procedural_cache):
+  """`time` writes the arm's idle step time; `run --budget_minutes` turns minutes into steps with
+  it (and the sigma anneal into a fraction of them), fixed before training."""
+  sys.path.insert(0, str(REPO / "benchmarks"))
+  import learning  # pylint: disable=g-import-not-at-top  (a script, not a package)
+  out = tmp_path / "arm"
+  settings = [f"data.procedural_cache={procedural_cache}", "train.batch_size=2"]
+  learning.time_arm(learning.parse_args(
+      ["time", "--config=configs/rooms.py:tiny", f"--out={out}", "--steps=50",
+       *(f"--set={s}" for s in settings)]))
+  timing = json.loads((out / learning.TIMING_FILE).read_text())
+  assert timing["batch_size"] == 2 and timing["steps_timed"] == 50
+  assert len(timing["interval_step_seconds"]) == 2 and timing["idle_step_seconds"] > 0
+  args = learning.parse_args(["run", "--config=configs/rooms.py:tiny", f"--out={out}",
+                              "--budget_minutes=0.5", "--sigma_fraction=0.5"])
+  config = learning.arm_config(args)
+  expected = int(30 / timing["idle_step_seconds"])
+  assert config.train.num_steps == config.train.lr_anneal_steps == expected
+  assert config.train.sigma_anneal_steps == round(expected / 2)
+  missing = learning.parse_args(["run", "--config=configs/rooms.py:tiny",
+                                 f"--out={tmp_path / 'untimed'}", "--budget_minutes=1"])
+  with pytest.raises(SystemExit, match="time the arm first"):
+    learning.arm_config(missing)

@@ -14,7 +14,7 @@ def test_a_finished_run_writes_its_evaluation_and_pictures(tmp_path, procedural_
   workdir = tmp_path / "run"
   environment = {k: v for k, v in os.environ.items() if k != console.LIBRARY_LOGS_ENV}
   result = subprocess.run(
-      [sys.executable, "-m", "gqn_jax.main", "--config=gqn_jax/configs/rooms.py:tiny",
+      [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
        f"--config.data.root={tmp_path / 'no_deepmind_data'}",  # source 'auto': the banner
        f"--config.data.procedural_cache={procedural_cache}",
        "--config.train.num_steps=2", "--report_scenes=3", f"--workdir={workdir}"],

@@ -20,11 +20,12 @@ _SCRIPT = textwrap.dedent("""
     import jax.numpy as jnp
     import numpy as np
     from gqn_jax.model import gqn
+    from gqn_jax.runs import config_files
     from gqn_jax.runs import configs
     from gqn_jax.training import distributed, train
 
     assert jax.device_count() == 8, jax.devices()
-    config = configs.load("gqn_jax/configs/rooms.py:tiny")
+    config = config_files.load("configs/rooms.py:tiny")
     config.train.batch_size = 8
     model = configs.build_model(config)
     optimizer = train.build_optimizer(config.train)

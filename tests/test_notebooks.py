@@ -86,7 +86,7 @@ def test_train_notebook_trains_in_resumable_chunks(notebooks_dir, tmp_path, tiny
   del tiny_run_workdir  # it rendered the procedural scenes this test reuses
   workdir = tmp_path / "run"
   parameters = {
-      "CONFIG": "gqn_jax/configs/rooms.py:tiny", "WORKDIR": str(workdir),
+      "CONFIG": "configs/rooms.py:tiny", "WORKDIR": str(workdir),
       "DATA_SOURCE": "procedural",
       "DATA_ROOT": str(tmp_path / "no_deepmind_data"), "PROCEDURAL_CACHE": procedural_cache,
       "NUM_STEPS": 2, "STEPS_PER_CHUNK": 1, "NUM_PLOT_SCENES": 2,

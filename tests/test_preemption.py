@@ -22,7 +22,7 @@ CHECKPOINT_EVERY = 40
 
 def command(workdir, procedural_cache, source="procedural"):
   return [
-      sys.executable, "-m", "gqn_jax.main", "--config=gqn_jax/configs/rooms.py:tiny",
+      sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
       f"--config.data.source={source}", f"--config.data.procedural_cache={procedural_cache}",
       f"--config.train.num_steps={NUM_STEPS}", "--config.train.log_every=1",
       f"--config.train.checkpoint_every={CHECKPOINT_EVERY}", "--config.train.eval_every=100000",

@@ -6,6 +6,7 @@ import pytest
 
 from gqn_jax.model import config as gqn_config
 from gqn_jax.model import viewpoint
+from gqn_jax.runs import config_files
 from gqn_jax.runs import configs
 from gqn_jax.training import query_copy
 
@@ -58,7 +59,7 @@ def test_copies_are_a_function_of_seed_and_step_at_about_the_fraction():
 
 
 def test_copy_fraction_outside_0_1_is_a_config_error():
-  config = configs.load("gqn_jax/configs/shepard_metzler.py:7_parts,tiny")
+  config = config_files.load("configs/shepard_metzler.py:7_parts,tiny")
   config.train.copy_query_fraction = 1.5
   with pytest.raises(ValueError, match="copy_query_fraction"):
     configs.check_config(config, device_count=1)
@@ -78,7 +79,7 @@ def test_position_scale_must_be_positive():
 
 
 def test_copy_warm_up_stops_at_its_step():
-  train_config = configs.load("gqn_jax/configs/shepard_metzler.py:tiny").train
+  train_config = config_files.load("configs/shepard_metzler.py:tiny").train
   train_config.copy_query_fraction = 0.5
   assert query_copy.fraction_at(train_config, 10**6) == 0.5  # until_step 0: the whole run
   train_config.copy_query_until_step = 100
@@ -87,7 +88,7 @@ def test_copy_warm_up_stops_at_its_step():
 
 
 def test_copy_warm_up_step_must_be_a_non_negative_integer():
-  config = configs.load("gqn_jax/configs/shepard_metzler.py:tiny")
+  config = config_files.load("configs/shepard_metzler.py:tiny")
   config.train.copy_query_until_step = -1
   with pytest.raises(ValueError, match="copy_query_until_step"):
     configs.check_config(config, device_count=1)

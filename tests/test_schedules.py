@@ -5,13 +5,13 @@ import numpy as np
 import optax
 import pytest
 
-from gqn_jax.runs import configs
+from gqn_jax.runs import config_files
 from gqn_jax.runs import schedules
 from gqn_jax.training import train
 
 
 def _paper_train_config():
-  return configs.load("gqn_jax/configs/rooms.py").train
+  return config_files.load("configs/rooms.py").train
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.0, 5e-4), (0.5, 2.75e-4), (1.0, 5e-5),

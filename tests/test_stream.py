@@ -133,7 +133,7 @@ def test_main_runs_to_its_report_without_tensorflow(tmp_path, repo_dir):
   script = (
       "import runpy, sys\n"
       "sys.modules['tensorflow'] = None\n"  # import tensorflow now raises ImportError
-      "sys.argv = ['gqn_jax.main', '--config=gqn_jax/configs/shepard_metzler.py:5_parts,tiny',\n"
+      "sys.argv = ['gqn_jax.main', '--config=configs/shepard_metzler.py:5_parts,tiny',\n"
       "            '--config.data.source=stream', '--config.train.num_steps=4',\n"
       f"            '--report_scenes=8', '--workdir={workdir}']\n"
       "runpy.run_module('gqn_jax.main', run_name='__main__')\n"

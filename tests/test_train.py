@@ -1,7 +1,7 @@
 """End-to-end training on tiny procedural data: outputs, exact resumption, errors, NaN stop.
 
-The runs share one procedural dataset and one persistent XLA compilation cache, so only the first
-run pays for compiling; the later ones (same shapes, same constants) load the executables.
+The runs share one procedural dataset and the suite's persistent compilation cache (conftest.py),
+so only the first run pays for compiling; the later ones load the executables.
 """
 
 import glob
@@ -24,19 +24,6 @@ from gqn_jax.training import steps
 from gqn_jax.training import train
 
 
-@pytest.fixture(scope="module")
-def compilation_cache(tmp_path_factory):
-  old = {name: jax.config.values[name] for name in (
-      "jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-      "jax_persistent_cache_min_entry_size_bytes")}
-  jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla_cache")))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-  yield
-  for name, value in old.items():
-    jax.config.update(name, value)
-
-
 def read_metrics(workdir, split):
   with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
     rows = [json.loads(line) for line in f]
@@ -44,9 +31,8 @@ def read_metrics(workdir, split):
 
 
 @pytest.fixture(scope="module")
-def runs(compilation_cache, tiny_config, tmp_path_factory):
+def runs(tiny_config, tmp_path_factory):
   """An uninterrupted 4-step run, and a run stopped after 2 steps then resumed to 4."""
-  del compilation_cache
   straight = str(tmp_path_factory.mktemp("straight"))
   final_metrics = train.train_and_evaluate(tiny_config(), straight)
   resumed = str(tmp_path_factory.mktemp("resumed"))
@@ -132,8 +118,7 @@ def test_finished_run_resumes_to_evaluation_only(runs, tiny_config, tmp_path):
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
-    compilation_cache, tiny_config, tmp_path):
-  del compilation_cache
+    tiny_config, tmp_path):
   config = tiny_config()
   # sigma_s reaches 0 at s = 2, so the third update (step 3) has log(0) in its likelihood.
   config.train.sigma_initial = 1.0
@@ -150,8 +135,7 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_good_checkpoints(
 
 
 def test_no_checkpoint_holds_a_state_whose_loss_is_not_finite(
-    compilation_cache, tiny_config, tmp_path):
-  del compilation_cache
+    tiny_config, tmp_path):
   config = tiny_config(num_steps=6)
   config.train.lr_initial = config.train.lr_final = 1e6  # finite updates, NaN loss after them
   config.train.checkpoint_every = 1
@@ -172,34 +156,36 @@ def test_no_checkpoint_holds_a_state_whose_loss_is_not_finite(
 
 
 def test_the_state_check_reads_every_context_slot_so_it_compiles_once(
-    compilation_cache, tiny_config, tmp_path, monkeypatch):
+    tiny_config, tmp_path, monkeypatch):
   """Updates run on batches cut to the context slots in use (one compile per size); the check
-  before each save must not follow them, or a run compiles it once per context size."""
-  del compilation_cache
+  before each save must not follow them, or a run compiles it once per context size. Each
+  executable is compiled once: the memory check's is the one the updates then call."""
   config = tiny_config(num_steps=4)
   config.train.checkpoint_every = 1
   config.train.eval_at_start = False
   assert config.train.trim_context
-  checked_slots, updated_slots = [], []
-  make_steps = steps.make_steps
+  calls, compiles = [], []
+  real_call, real_compile = steps.CompiledStep.__call__, steps.CompiledStep._compile
 
-  def recording_make_steps(*args, **kwargs):
-    built = make_steps(*args, **kwargs)
+  def recording_call(self, shape_key, *args):
+    if self.what != "evaluation step":
+      calls.append((self.what, args[2]["context_frames"].shape[1]))
+    return real_call(self, shape_key, *args)
 
-    def train_step(params, opt_state, batch, step, key):
-      updated_slots.append(batch["context_frames"].shape[1])
-      return built.train(params, opt_state, batch, step, key)
-    train_step.lower = built.train.lower  # the memory check compiles the real step ahead
+  def recording_compile(self, shape_key, args):
+    compiles.append((self.what, shape_key))
+    return real_compile(self, shape_key, args)
 
-    def check(params, opt_state, batch, step, key):
-      checked_slots.append(batch["context_frames"].shape[1])
-      return built.check(params, opt_state, batch, step, key)
-    return built._replace(train=train_step, check=check)
-
-  monkeypatch.setattr(steps, "make_steps", recording_make_steps)
+  monkeypatch.setattr(steps.CompiledStep, "__call__", recording_call)
+  monkeypatch.setattr(steps.CompiledStep, "_compile", recording_compile)
   train.train_and_evaluate(config, str(tmp_path))
-  assert len(set(updated_slots)) > 1  # the updates did see batches cut to other sizes
-  assert checked_slots == [config.data.max_context] * 4
+  updated = [slots for what, slots in calls if what == "training update"]
+  checked = [slots for what, slots in calls if what != "training update"]
+  assert len(updated) == 4 and len(set(updated)) > 1  # updates saw batches cut to other sizes
+  assert checked == [config.data.max_context] * 4
+  assert len(compiles) == len(set(compiles))  # nothing compiled twice
+  assert compiles[0] == ("training update", f"{config.data.max_context} context slots")
+  assert sum(what == "state check before saving" for what, _ in compiles) == 1
 
 
 def test_resuming_with_another_model_size_names_the_config_keys(runs, tiny_config, tmp_path):
@@ -287,16 +273,15 @@ def test_a_step_too_large_for_the_memory_is_refused_before_it_runs_naming_the_kn
     tiny_config, tmp_path, monkeypatch):
   monkeypatch.setattr(memory_check, "available_bytes", lambda device: (1000, "a test"))
   steps_run = []
-  real_steps = train.steps_for_config
-  monkeypatch.setattr(train, "steps_for_config", lambda *a: real_steps(*a)._replace(
-      train=_recording(real_steps(*a).train, steps_run)))
+  monkeypatch.setattr(steps.CompiledStep, "__call__", lambda *args: steps_run.append(args))
   with pytest.raises(memory_check.StepMemoryError, match=(
       r"the training step needs about .* GiB per device .* but 0.00 GiB is free \(a test\).*"
       r"--config.train.batch_size \(now 4.*--config.model.remat=True.*GQN_JAX_SKIP_MEMORY_CHECK")):
     train.train_and_evaluate(tiny_config(), str(tmp_path / "run"))
   assert not steps_run  # refused before the first step
   monkeypatch.setenv(memory_check.SKIP_ENV, "1")  # the way out named in the message
-  assert memory_check.check_step_fits(None, (), tiny_config()) == (None, None)  # not compiled
+  assert memory_check.check_step_fits(lambda: pytest.fail("compiled"), tiny_config()) == (
+      None, None)
 
 
 def test_the_memory_estimate_is_xlas_analysis_of_the_step():
@@ -305,17 +290,3 @@ def test_the_memory_estimate_is_xlas_analysis_of_the_step():
   needed = memory_check.step_bytes(compiled)
   assert needed >= 256 * 4  # at least the output
   assert memory_check.host_available_bytes() > 0
-
-
-class _recording:  # pylint: disable=invalid-name
-  """A jitted step that notes each call (and keeps .lower for the memory check)."""
-
-  def __init__(self, step, calls):
-    self.step, self.calls = step, calls
-
-  def lower(self, *args):
-    return self.step.lower(*args)
-
-  def __call__(self, *args):
-    self.calls.append(1)
-    return self.step(*args)

@@ -1,6 +1,6 @@
 """`GQNConfig`: the model's hyperparameters, and the only place their defaults are written.
 
-Training configs (`config.model`, gqn_jax.configs.default) are made from these defaults,
+Training configs (`config.model`, configs/default.py) are made from these defaults,
 and every network of the model reads its sizes from this one frozen dataclass.
 """
 

@@ -1,52 +1,20 @@
-"""From a config file to what it describes: `load('gqn_jax/configs/rooms.py:tiny')`, checked, then
-the model.
+"""From a loaded config (gqn_jax.runs.config_files.load) to what it describes: checked, then the
+model.
 
-`load` is the one way Python code (tests, notebooks, benchmarks) reads a config file with its
-argument, as `--config=gqn_jax/configs/rooms.py:tiny` does on the command line. `check_config`
-checks a training config before anything is read or compiled, with errors that say what to fix
-(unknown keys are caught earlier, by `lock_config=True` in gqn_jax.main; whether max_context fits
-the data is checked where the data is known, gqn_jax.data.reader). `model_config` turns
+`check_config` checks a training config before anything is read or compiled, with errors that
+say what to fix (unknown keys are caught earlier, by `lock_config=True` in gqn_jax.main; whether
+max_context fits the data is checked where the data is known, gqn_jax.data.reader). `model_config` turns
 `config.model` into the typed GQNConfig the model takes, and `build_model` builds the GQN; both
 training and the restored-model API use them, so a checkpoint's config rebuilds its model exactly.
 """
 
 import dataclasses
-import importlib.util
 import numbers
-import os
-import pathlib
 
 from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
 from gqn_jax.model import gqn
 from gqn_jax.runs import data_source
-
-# The folder that holds gqn_jax/: the checkout (or site-packages), so that
-# 'gqn_jax/configs/<family>.py' is found from any working folder, installed or not.
-REPO_DIR = pathlib.Path(__file__).resolve().parents[2]
-
-
-def load(spec):
-  """The ConfigDict of `spec`, 'path/to/config.py[:arg]', as `get_config(arg)` returns it.
-
-  A relative path is looked up from the current folder first, then from the repository root, so
-  'gqn_jax/configs/rooms.py:small' works from notebooks/ and benchmarks/ too.
-  """
-  path, _, arg = str(spec).partition(":")
-  candidates = [pathlib.Path(path)]
-  if not os.path.isabs(path):
-    candidates.append(REPO_DIR / path)
-  found = next((candidate for candidate in candidates if candidate.is_file()), None)
-  if found is None:
-    raise FileNotFoundError(
-        f"no config file {path!r} (looked in {', '.join(str(c.resolve()) for c in candidates)}); "
-        "pass a path like gqn_jax/configs/rooms.py, optionally with ':<arg>' "
-        "(e.g. gqn_jax/configs/rooms.py:small)")
-  module_spec = importlib.util.spec_from_file_location(f"gqn_config_{found.stem}", found)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
-
 
 # What a config saved before a field existed meant by leaving it out (configs made now always hold
 # every field): checkpoints of older versions keep rebuilding the model they were trained with.
@@ -102,7 +70,7 @@ def check_config(config, device_count):
     if section not in config:
       raise ValueError(
           f"config has no `{section}` section; a training config needs config.model, "
-          f"config.data and config.train (see gqn_jax/configs/rooms.py)")
+          f"config.data and config.train (see configs/rooms.py)")
   records.get_info(config.data.name)  # unknown dataset -> ValueError listing the known ones
   data_source.check_source(config.data.source)
   _check_int("config.data.max_context", config.data.max_context, minimum=1)

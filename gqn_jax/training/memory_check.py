@@ -73,14 +73,15 @@ def _knobs(config):
   return knobs
 
 
-def check_step_fits(train_step, args, config):
-  """Compiles `train_step` for `args` and raises StepMemoryError when it cannot fit.
+def check_step_fits(compile_step, config):
+  """Raises StepMemoryError when the step `compile_step()` returns (a compiled executable) cannot
+  fit; with GQN_JAX_SKIP_MEMORY_CHECK=1, neither compiles nor checks.
 
   Returns (needed bytes, available bytes), either None where unknown.
   """
   if os.environ.get(SKIP_ENV) == "1":
     return None, None
-  needed = step_bytes(train_step.lower(*args).compile())
+  needed = step_bytes(compile_step())
   available, source = available_bytes(jax.local_devices()[0])
   if needed is None or available is None:
     logging.info("memory check skipped: %s", "no memory analysis" if needed is None else source)

@@ -8,15 +8,20 @@
 
 They take the model, the optimizer and the two schedules as plain arguments (no config), so that
 benchmarks/bench_model.py times the very update training runs, on hosts without TensorFlow or
-ml_collections. gqn_jax.training.train builds them from a run's config (`steps_for_config`).
+ml_collections. gqn_jax.training.train builds them from a run's config (`steps_for_config`) and
+runs each through a `CompiledStep`: compiled ahead of time, once per batch shape, every compile
+announced on the console (a run's first minute is mostly compiling).
 """
 
+import time
 from typing import Callable, NamedTuple
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import optax
 
+from gqn_jax import compile_cache
 from gqn_jax.model import gqn
 from gqn_jax.runs import image_metrics
 
@@ -111,3 +116,36 @@ def _all_finite(tree):
   leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)
             if jnp.issubdtype(leaf.dtype, jnp.floating)]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+class CompiledStep:
+  """A jitted step, compiled ahead of time once per `shape_key` (what varies between its calls'
+  shapes, e.g. the context slots of a batch) and called through that executable.
+
+  Each compile logs what it compiles before it starts and how long it took after, and whether the
+  persistent compilation cache held it; the memory check reads XLA's analysis of the very
+  executable the run then calls (`compiled`), so checking costs no compile of its own.
+  """
+
+  def __init__(self, jitted, what):
+    self.jitted, self.what = jitted, what
+    self._executables = {}
+
+  def compiled(self, shape_key, *args):
+    """The executable for `shape_key`, compiled for `args` the first time."""
+    if shape_key not in self._executables:
+      self._executables[shape_key] = self._compile(shape_key, args)
+    return self._executables[shape_key]
+
+  def __call__(self, shape_key, *args):
+    return self.compiled(shape_key, *args)(*args)
+
+  def _compile(self, shape_key, args):
+    name = f"{self.what} ({shape_key})" if shape_key is not None else self.what
+    logging.info("compiling the %s...", name)
+    start, read_before = time.perf_counter(), compile_cache.counts()["read"]
+    executable = self.jitted.lower(*args).compile()
+    source = ("read from the compilation cache" if compile_cache.counts()["read"] > read_before
+              else "compiled")
+    logging.info("%s: %s in %.1f s", name, source, time.perf_counter() - start)
+    return executable

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gqn_jax import console
 from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.model import gqn
@@ -218,7 +219,12 @@ def _set_up_and_train(config, workdir, parallelism, stop_signals, allow_config_c
 
   model = configs.build_model(config)
   optimizer = build_optimizer(config.train)
+  logging.info("initialising the model (its first compile)...")
+  start = time.perf_counter()
   params, opt_state = init_train_state(config, model, optimizer, parallelism)
+  logging.info("model initialised: %s parameters, %.1f s",
+               f"{sum(leaf.size for leaf in jax.tree.leaves(params)):,}",
+               time.perf_counter() - start)
 
   workdir.mkdir(parents=True, exist_ok=True)
   manager = checkpointing.create_manager(workdir, config.train.max_checkpoints_to_keep)
@@ -262,10 +268,13 @@ class _TrainLoop:
     self.train_iterator = train_iterator
     self.stop_signals = stop_signals
     run_steps = steps_for_config(config, model, optimizer, parallelism)
-    self.train_step, self.state_check = run_steps.train, run_steps.check
+    # Compiled once per context-slot count in use (the updates) or once per run (the others).
+    self.update = steps.CompiledStep(run_steps.train, "training update")
+    self.state_check = steps.CompiledStep(run_steps.check, "state check before saving")
+    eval_step = steps.CompiledStep(run_steps.eval, "evaluation step")
     self.step_key = train_key(config.seed)
     self.run_eval = functools.partial(
-        score_test_batches, run_steps.eval, eval_dataset=eval_dataset,
+        score_test_batches, functools.partial(eval_step, None), eval_dataset=eval_dataset,
         num_batches=config.train.eval_batches, key=eval_key(config.seed),
         parallelism=parallelism, config=config, sigma_fn=run_steps.sigma)
     self.reader = None
@@ -285,12 +294,20 @@ class _TrainLoop:
     return distributed.make_global_batch(host_batch, self.parallelism.batch), full_host_batch
 
   def check_memory(self, params, opt_state):
-    """Refuses a step that cannot fit (memory_check), compiled for every context slot in use."""
+    """Refuses a step that cannot fit (memory_check): the update for every context slot, the
+    largest it runs, compiled here and then used by the loop."""
     host_batch = gqn.dummy_batch(self.config.data.image_size, self.config.data.max_context,
                                  distributed.host_batch_size(self.config.train.batch_size))
     batch = distributed.make_global_batch(host_batch, self.parallelism.batch)
+    args = (params, opt_state, batch, jnp.int32(0), self.step_key)
     memory_check.check_step_fits(
-        self.train_step, (params, opt_state, batch, jnp.int32(0), self.step_key), self.config)
+        lambda: self.update.compiled(self.slots(batch), *args), self.config)
+
+  @staticmethod
+  def slots(batch):
+    """The update's shape key: the context slots of the batch."""
+    count = batch["context_mask"].shape[1]
+    return f"{count} context slot{'s' if count != 1 else ''}"
 
   def run(self, params, opt_state, start_step, workdir):
     train = self.config.train
@@ -304,9 +321,14 @@ class _TrainLoop:
     deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
     for step in range(start_step, train.num_steps):
       batch, full_host_batch = self.next_batch(step)
-      params, opt_state, metrics = self.train_step(params, opt_state, batch, jnp.int32(step),
-                                                   self.step_key)
+      params, opt_state, metrics = self.update(self.slots(batch), params, opt_state, batch,
+                                               jnp.int32(step), self.step_key)
       done = step + 1
+      if step == start_step and distributed.is_main_process():  # once: how long starting took
+        jax.block_until_ready(metrics)
+        logging.info("step %d done, %.1f s after the command started (compiles included); the "
+                     "log follows every %d steps", done, console.seconds_since_start(),
+                     train.log_every)
       self.reader.push(done, metrics)
       stopping = self.stop_signals.requested(done, train.log_every)
       # Across hosts the check is a collective, so it runs only on logged steps there.
@@ -341,7 +363,7 @@ class _TrainLoop:
     self.reader.flush(always_log=always_log)
     batch = distributed.make_global_batch(full_host_batch, self.parallelism.batch)
     finite, loss = jax.device_get(
-        self.state_check(params, opt_state, batch, jnp.int32(done - 1), self.step_key))
+        self.state_check(None, params, opt_state, batch, jnp.int32(done - 1), self.step_key))
     if not bool(finite):
       raise NonFiniteLossError(
           f"the update of training step {done} gave parameters whose loss on that step's batch "

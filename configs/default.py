@@ -1,8 +1,8 @@
-"""The paper's training configuration (Table S1), shared by every file in gqn_jax/configs/.
+"""The paper's training configuration (Table S1), shared by every file in configs/.
 
-Each gqn_jax/configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
-`gqn_jax/configs/rooms.py:small`) then applies a named preset from here, a flat dict of overrides
-(SIZE_PRESETS). The result is data only.
+Each configs/<family>.py picks a dataset and calls `paper_config`; its `arg` string (e.g.
+`configs/rooms.py:small`) then applies a named preset from here, a flat dict of overrides
+(SIZE_PRESETS; gqn_jax.runs.config_files applies it). The result is data only.
 `config.model` starts as GQNConfig's own defaults (gqn_jax.model.config, their only home) and the
 model is built from it by gqn_jax.runs.configs.build_model.
 """
@@ -82,7 +82,7 @@ _SMALL_NUM_STEPS = 3000
 
 # The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its
 # minutes are measured in docs/learning.md). Flat {"section.key": value} overrides of
-# paper_config, applied by `finish`.
+# paper_config, applied by gqn_jax.runs.config_files.apply_overrides.
 SMALL = {
     "data.image_size": 32,
     "data.max_context": 5,
@@ -138,42 +138,3 @@ TINY = {
 }
 
 SIZE_PRESETS = {"paper": {}, "small": SMALL, "tiny": TINY}
-
-
-def apply_overrides(config, overrides):
-  """Sets each {"section.key": value} of `overrides` on `config` (an existing key only)."""
-  for dotted, value in overrides.items():
-    section, key = dotted.split(".")
-    if key not in config[section]:
-      raise KeyError(f"preset key {dotted!r} is not a config key")
-    config[section][key] = value
-  return config
-
-
-def parse_arg(arg, variants):
-  """Split a config arg like 'small' or '7_parts,tiny' into (variant, size preset).
-
-  Args:
-    arg: the string after ':' in `--config=gqn_jax/configs/x.py:arg`, or None.
-    variants: the dataset variants this config file knows, first one the default.
-
-  Returns:
-    (variant, size) with size one of SIZE_PRESETS.
-  """
-  variant, size = variants[0], "paper"
-  for word in filter(None, (arg or "").split(",")):
-    word = word.strip()
-    if word in SIZE_PRESETS:
-      size = word
-    elif word in variants:
-      variant = word
-    else:
-      raise ValueError(
-          f"unknown config arg {word!r}; expected a size in {sorted(SIZE_PRESETS)} and/or a "
-          f"variant in {list(variants)}, comma-separated (e.g. '{variants[-1]},small')")
-  return variant, size
-
-
-def finish(config, size):
-  """Apply the size preset named `size` to `config` and return it."""
-  return apply_overrides(config, SIZE_PRESETS[size])
