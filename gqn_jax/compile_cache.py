@@ -7,6 +7,8 @@ serialized executable. A second run of the same config and device count reads th
 compiling: on CPU (XLA:CPU serializes its executables), GPU and TPU alike. A change of any of
 those inputs is a new key, never a wrong program; entries are not removed (delete the folder to
 reclaim the space: a few MB per small config, more for the paper model).
+With several processes (jax 0.10.2 on CPU), only the first one reads the cache; the others
+compile (sharing binaries between processes, `jax_share_binary_between_hosts`, deadlocked there).
 
 Where: `--compilation_cache=DIR` on the command lines, else $GQN_JAX_COMPILATION_CACHE, else
 $XDG_CACHE_HOME/gqn_jax/jax_compilation_cache (~/.cache/... by default); 'off' in either place

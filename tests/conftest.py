@@ -78,3 +78,15 @@ def tiny_run_workdir(tiny_config, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained(tiny_run_workdir):
   return restore.load(tiny_run_workdir)
+
+
+# The longest files first (measured; two workers take whole files, pyproject.toml): a long file
+# started last would leave one worker running alone at the end.
+_LONGEST_FIRST = ("test_preemption.py", "test_distributed.py", "test_train.py",
+                  "test_learning_harness.py", "test_multidevice.py", "test_model.py",
+                  "test_restore.py", "test_notebooks.py")
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: index for index, name in enumerate(_LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

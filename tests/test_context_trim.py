@@ -48,7 +48,8 @@ def test_the_loss_of_a_trimmed_batch_is_the_full_batch_loss():
   trimmed = context_trim.trim(full, context_trim.context_sizes(8))
   assert trimmed["context_mask"].shape[1] == 4
   model = GQN(TINY)
-  params = model.init({"params": jax.random.key(0), "sample": jax.random.key(1)}, full, 2.0)
-  loss = lambda batch: jnp.mean(model.apply(params, batch, 2.0,
-                                            rngs={"sample": jax.random.key(2)}).elbo)
+  params = jax.jit(model.init)({"params": jax.random.key(0), "sample": jax.random.key(1)}, full,
+                               2.0)
+  loss = jax.jit(lambda batch: jnp.mean(model.apply(params, batch, 2.0,
+                                                    rngs={"sample": jax.random.key(2)}).elbo))
   np.testing.assert_allclose(loss(trimmed), loss(full), rtol=1e-6)

@@ -223,10 +223,13 @@ def _start_training(workdir, num_processes, extra_flags=()):
       env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}",
                  JAX_NUM_PROCESSES=str(num_processes), JAX_PROCESS_ID=str(process_id))
     procs.append(subprocess.Popen(
+        # No evaluation before the stop and one update shape (the single process would
+        # otherwise compile one per context size): compiles are most of this test's time.
         [sys.executable, "-m", "gqn_jax.main", "--config=configs/rooms.py:tiny",
          "--config.data.source=stream", "--config.train.num_steps=16",
          "--config.train.checkpoint_every=4", "--config.train.log_every=1",
-         "--config.train.eval_every=16", f"--workdir={workdir}", *extra_flags],
+         "--config.train.eval_every=16", "--config.train.eval_at_start=False",
+         "--config.train.trim_context=False", f"--workdir={workdir}", *extra_flags],
         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
   return procs
 
