@@ -42,10 +42,10 @@ LEARNING_RATE = 5e-4
 
 PRESETS = {
     # The paper's model: tower, L=12 unshared cores, 64x64 images, B=36, K=10 context slots.
-    "paper": dict(batch_size=36, num_context=10, config=GQNConfig(image_size=64)),
+    "paper": dict(batch_size=36, num_context=10, config=GQNConfig(image_size=64, position_scale=1.0)),
     "small": dict(batch_size=8, num_context=5, config=GQNConfig(
         image_size=32, num_layers=4, h_channels=32, z_channels=3, canvas_channels=32,
-        r_channels=64)),
+        r_channels=64, position_scale=1.0)),
 }
 
 

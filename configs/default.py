@@ -10,6 +10,7 @@ model is built from it by gqn_jax.runs.configs.build_model.
 import os
 
 import ml_collections
+from ml_collections import config_dict
 
 from gqn_jax.model import config as gqn_config
 
@@ -32,6 +33,9 @@ def paper_config(dataset_name, image_size, max_context):
 
   # Every field of GQNConfig but image_size (that is config.data.image_size), with its default.
   config.model = ml_collections.ConfigDict(gqn_config.defaults())
+  # 'auto' or a number: a slot that holds either, from a config file or the command line.
+  config.model.position_scale = config_dict.FieldReference(
+      config.model.position_scale, field_type=object)
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset_name
@@ -45,6 +49,11 @@ def paper_config(dataset_name, image_size, max_context):
   config.data.procedural_cache = default_procedural_cache()
   config.data.procedural_num_train = 2000
   config.data.procedural_num_test = 200
+  # The training cameras' root mean square distance from the origin, in the data's units:
+  # measured from the first training scenes when a run starts (gqn_jax.runs.camera_scale) and
+  # stored with the run; model.position_scale='auto' divides positions by it. Set it to skip the
+  # measurement.
+  config.data.camera_distance_rms = config_dict.placeholder(float)
 
   config.train = ml_collections.ConfigDict()
   config.train.num_steps = 2_000_000

@@ -29,9 +29,11 @@ def test_every_config_builds_the_model_config_and_passes_checks(name, arg):
   config = load_config(name, arg)
   expected = {f.name for f in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}
   assert set(config.model.keys()) == expected
+  configs.check_config(config, device_count=1)  # before the cameras are measured
+  config.data.camera_distance_rms = 4.0  # as a run measures it when it starts
   assert configs.model_config(config).image_size == config.data.image_size
+  assert configs.model_config(config).position_scale == 0.25
   records.get_info(config.data.name)
-  configs.check_config(config, device_count=1)
 
 
 def test_rooms_holds_table_s1():
@@ -109,11 +111,15 @@ def test_unknown_model_key_is_an_error():
     configs.check_config(ml_collections.ConfigDict(config), device_count=1)
 
 
-def test_a_config_saved_before_image_mean_existed_keeps_its_sigmoid_head():
+def test_a_config_saved_before_a_field_existed_keeps_the_model_it_trained():
   config = config_files.load("configs/rooms.py:tiny")
+  config.data.camera_distance_rms = 4.0
   assert configs.model_config(config).image_mean == config.model.image_mean
+  assert configs.model_config(config).position_scale == 0.25
   del config.model["image_mean"]  # as in checkpoints written before the field
+  del config.model["position_scale"]
   assert configs.model_config(config).image_mean == "sigmoid"
+  assert configs.model_config(config).position_scale == 1.0  # the raw positions
 
 
 def test_missing_section_is_an_error():

@@ -9,7 +9,7 @@ from gqn_jax.model.gqn import GQN
 from gqn_jax.training import context_trim
 
 TINY = GQNConfig(image_size=16, num_layers=2, h_channels=8, z_channels=2, canvas_channels=8,
-                 r_channels=16)
+                 r_channels=16, position_scale=1.0)
 
 
 def _batch(mask):

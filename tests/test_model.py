@@ -19,7 +19,7 @@ from gqn_jax.model.gqn import ELBOTerms, GQN
 # The sigmoid head keeps every image in [0, 1], which several tests below check; the linear head
 # (Algorithm S2's) is compared with it in test_linear_image_mean_is_the_head_output.
 TINY = GQNConfig(image_size=16, num_layers=3, h_channels=8, z_channels=2, canvas_channels=8,
-                 r_channels=16, image_mean="sigmoid")
+                 r_channels=16, image_mean="sigmoid", position_scale=1.0)
 B, K, S = 2, 3, 16
 SIGMA = 0.7
 

@@ -27,6 +27,7 @@ _SCRIPT = textwrap.dedent("""
     assert jax.device_count() == 8, jax.devices()
     config = config_files.load("configs/rooms.py:tiny")
     config.train.batch_size = 8
+    config.data.camera_distance_rms = 3.0  # measured when a run starts
     model = configs.build_model(config)
     optimizer = train.build_optimizer(config.train)
     rng = np.random.default_rng(0)

@@ -1,11 +1,8 @@
-"""The copy-query option (training/query_copy.py) and the pose position scale (model/viewpoint.py)."""
+"""The copy-query option (training/query_copy.py)."""
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gqn_jax.model import config as gqn_config
-from gqn_jax.model import viewpoint
 from gqn_jax.runs import config_files
 from gqn_jax.runs import configs
 from gqn_jax.training import query_copy
@@ -63,19 +60,6 @@ def test_copy_fraction_outside_0_1_is_a_config_error():
   config.train.copy_query_fraction = 1.5
   with pytest.raises(ValueError, match="copy_query_fraction"):
     configs.check_config(config, device_count=1)
-
-
-def test_position_scale_multiplies_only_the_position():
-  cameras = jnp.array([[3.0, -6.0, 1.5, 0.3, -0.2]])
-  raw = viewpoint.encode_viewpoint(cameras)
-  scaled = viewpoint.encode_viewpoint(cameras, position_scale=0.5)
-  np.testing.assert_allclose(scaled[:, :3], 0.5 * raw[:, :3])
-  np.testing.assert_allclose(scaled[:, 3:], raw[:, 3:])
-
-
-def test_position_scale_must_be_positive():
-  with pytest.raises(ValueError, match="position_scale"):
-    gqn_config.GQNConfig(position_scale=0.0)
 
 
 def test_copy_warm_up_stops_at_its_step():

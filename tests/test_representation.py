@@ -39,7 +39,8 @@ def _context(rng, batch_size, num_slots, image_size):
 @pytest.fixture(scope="module", params=["tower", "pyramid"])
 def model_and_params(request):
   config = GQNConfig(image_size=16, representation=request.param, num_layers=1, h_channels=4,
-                     z_channels=1, canvas_channels=4, r_channels=R)
+                     z_channels=1, canvas_channels=4, r_channels=R,
+                     position_scale=1.0)
   model = GQN(config)
   rng = np.random.default_rng(0)
   frames, cameras = _context(rng, 1, 2, 16)

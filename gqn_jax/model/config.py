@@ -49,8 +49,11 @@ class GQNConfig:
   # and GPUs (docs/model.md); XLA:CPU computes it no faster than float32.
   compute_dtype: str = "float32"
   # Camera positions are multiplied by this before they enter the networks (viewpoint.py), beside
-  # pixels in [0, 1] and unit-range angle features. 1.0: the raw positions, as in the paper.
-  position_scale: float = 1.0
+  # pixels in [0, 1] and unit-range angle features. 'auto': 1 / the root mean square distance of
+  # the training cameras from the origin, measured when a run starts and stored with it
+  # (gqn_jax.runs.camera_scale), so every dataset's positions arrive at about unit scale; a
+  # number (or its text, as a command line gives it) is used as given (1.0: the paper's raw poses).
+  position_scale: float | str = "auto"
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -73,8 +76,7 @@ class GQNConfig:
                        f"{COMPUTE_DTYPES}")
     if self.image_mean not in IMAGE_MEANS:
       raise ValueError(f"GQNConfig.image_mean={self.image_mean!r}; expected one of {IMAGE_MEANS}")
-    if not self.position_scale > 0:
-      raise ValueError(f"GQNConfig.position_scale={self.position_scale} must be positive")
+    object.__setattr__(self, "position_scale", parse_position_scale(self.position_scale))
     if self.r_channels % 2:
       raise ValueError(f"GQNConfig.r_channels={self.r_channels} must be even")
 
@@ -87,6 +89,19 @@ class GQNConfig:
   def grid_size(self):
     """Side of the generator's latent grid: a quarter of the image (16 for 64x64)."""
     return self.image_size // 4
+
+
+def parse_position_scale(value):
+  """'auto', or a positive number from a number or its text; ValueError naming the value else."""
+  if value == "auto":
+    return value
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    number = float("nan")
+  if not number > 0 or number == float("inf"):
+    raise ValueError(f"GQNConfig.position_scale={value!r}: expected 'auto' or a positive number")
+  return number
 
 
 def defaults(exclude=("image_size",)):

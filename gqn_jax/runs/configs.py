@@ -18,7 +18,7 @@ from gqn_jax.runs import data_source
 
 # What a config saved before a field existed meant by leaving it out (configs made now always hold
 # every field): checkpoints of older versions keep rebuilding the model they were trained with.
-VALUES_BEFORE_THE_FIELD = {"image_mean": "sigmoid"}
+VALUES_BEFORE_THE_FIELD = {"image_mean": "sigmoid", "position_scale": 1.0}
 
 
 def apply_settings(config, settings):
@@ -41,7 +41,23 @@ def apply_settings(config, settings):
 
 
 def model_config(config):
-  """The GQNConfig of a run: config.model's values at config.data.image_size."""
+  """The GQNConfig of a run: config.model's values at config.data.image_size, with
+  position_scale='auto' resolved by the training cameras' measured distance
+  (config.data.camera_distance_rms, filled in by gqn_jax.runs.camera_scale when a run starts)."""
+  checked = _checked_model_config(config)
+  if checked.position_scale != "auto":
+    return checked
+  distance = config.data.get("camera_distance_rms")
+  if distance is None:
+    raise ValueError(
+        "config.model.position_scale='auto' needs config.data.camera_distance_rms, which "
+        "training measures from the data when a run starts (gqn_jax.runs.camera_scale.resolve) "
+        "and stores with the run; resolve it first, or give position_scale a number")
+  return dataclasses.replace(checked, position_scale=1.0 / float(distance))
+
+
+def _checked_model_config(config):
+  """GQNConfig of config.model as written ('auto' left as it is), every value checked."""
   known = {field.name for field in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}
   given = set(config.model.keys())
   if given - known:
@@ -84,7 +100,7 @@ def check_config(config, device_count):
     raise ValueError(f"config.train.copy_query_fraction must be in [0, 1]; got {fraction!r}")
   _check_int("config.train.copy_query_until_step",
              config.train.get("copy_query_until_step", 0), minimum=0)
-  model_config(config)  # GQNConfig checks every value of config.model
+  _checked_model_config(config)  # GQNConfig checks every value of config.model
   if config.train.batch_size % device_count:
     raise ValueError(
         f"config.train.batch_size={config.train.batch_size} does not divide evenly over the "

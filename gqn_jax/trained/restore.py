@@ -18,6 +18,7 @@ are read by gqn_jax.trained.run_scenes.
 
 import dataclasses
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -27,6 +28,7 @@ import orbax.checkpoint as ocp
 from gqn_jax import paths
 from gqn_jax.model import gqn
 from gqn_jax.model import viewpoint
+from gqn_jax.runs import camera_scale
 from gqn_jax.runs import checkpointing
 from gqn_jax.runs import configs
 from gqn_jax.runs import schedules
@@ -173,6 +175,14 @@ class TrainedGQN:
     self._represent = jax.jit(self._represent_fn)
     self._generate = jax.jit(self._generate_fn)
     self._elbo = jax.jit(self._elbo_fn)
+    self._warned_far = set()
+
+  def _check_distance(self, name, cameras):
+    """Warns, once per argument name, about poses far beyond the training cameras."""
+    message = camera_scale.far_cameras_message(cameras, self.config, name)
+    if message and name not in self._warned_far:
+      self._warned_far.add(name)
+      logging.warning("%s", message)
 
   @property
   def sigma(self):
@@ -211,6 +221,7 @@ class TrainedGQN:
       raise ValueError(f"mask must have shape {(batch, num_views)}; got {tuple(mask.shape)}")
     _check_finite("frames", frames, keep=mask)
     _check_finite("cameras", cameras, keep=mask)
+    self._check_distance("cameras", np.asarray(cameras)[np.asarray(mask)])
     if num_views == 0:
       # The contract's way to say "no context": a slot the mask switches off.
       frames = jnp.zeros((batch, 1, size, size, 3), jnp.float32)
@@ -228,6 +239,7 @@ class TrainedGQN:
     query_cameras = _as_float_array(
         "query_cameras", query_cameras, 3, (viewpoint.RAW_POSE_SIZE,))
     _check_finite("query_cameras", query_cameras)
+    self._check_distance("query_cameras", query_cameras)
     batch, num_queries = query_cameras.shape[:2]
     if r.shape[0] != batch:
       raise ValueError(
@@ -262,6 +274,7 @@ class TrainedGQN:
         "query_cameras", query_cameras, 2, (viewpoint.RAW_POSE_SIZE,))
     _check_finite("query_frames", query_frames)
     _check_finite("query_cameras", query_cameras)
+    self._check_distance("query_cameras", query_cameras)
     sigma = self.sigma if sigma is None else float(sigma)
     return self._elbo(self.params, r, query_frames, query_cameras, jnp.float32(sigma), rng)
 

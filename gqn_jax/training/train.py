@@ -1,7 +1,8 @@
 """Algorithm S1: training a GQN, data-parallel over every device of every host.
 
 `train_and_evaluate(config, workdir)` is the whole run: check the config and that the workdir is
-writable, find the data once (data_source.resolve), build the model from `config.model`
+writable, measure the training cameras' distance once (camera_scale.resolve; a resumed run keeps
+its own), find the data once (data_source.resolve), build the model from `config.model`
 (configs.build_model), restore the latest checkpoint of `workdir` if there is one (its model size
 checked first), then loop: one jitted update per step, metrics read back one step late,
 evaluation on the test split every `eval_every` steps, an Orbax checkpoint every
@@ -33,6 +34,7 @@ from gqn_jax import paths
 from gqn_jax.model import gqn
 from gqn_jax.runs import checkpointing
 from gqn_jax.runs import configs
+from gqn_jax.runs import camera_scale
 from gqn_jax.runs import data_source
 from gqn_jax.runs import image_metrics
 from gqn_jax.runs import schedules
@@ -206,6 +208,7 @@ def train_and_evaluate(config, workdir, allow_config_change=False):
 def _set_up_and_train(config, workdir, parallelism, stop_signals, allow_config_change):
   # Before any data is read or anything compiled: is this the run the workdir holds?
   saved_step, saved_config = checkpointing.peek_latest(workdir)
+  camera_scale.resolve(config, saved_config if saved_step else None)
   changes = {}
   if saved_step:
     changes = run_guard.check_resume(saved_config, config, workdir, saved_step,
