@@ -21,6 +21,7 @@ MAX_BYTES = 10 * 2 ** 20
 # move only when the model, the data or the evaluation changes: a regression of a fifth of a dB
 # fails.
 MODELS = {
+    "rooms_ring_camera_small": (4.15, 4.4),  # measured: +4.34, +4.60
     "shepard_metzler_7_parts_small": (0.7, 0.65),
 }
 
