@@ -3,8 +3,9 @@ about unit scale (`position_scale='auto'`), and checked when a trained model is 
 
 Camera positions enter the networks beside pixels in [0, 1] and unit-range angle features
 (gqn_jax.model.viewpoint). Each dataset has its own units: the procedural rooms put their cameras
-3.4 units from the origin, Shepard-Metzler 7 about 6, other renderers 40 or more, and a network fed
-positions of 40 saturates its first layers and learns to ignore its context.
+3.4 units from the origin, Shepard-Metzler 7 about 6, other renderers 40 or more; fed raw
+positions 33 units out, the tiny model's prediction from its context stays below the mean training
+image, where at unit scale it beats it (docs/training.md, "Camera units").
 
 - `resolve(config, saved_config)` fills `config.data.camera_distance_rms`, the root mean square
   distance from the origin of the first NUM_SCENES training scenes' cameras (all their views, in
