@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gqn_jax.data import views
 from gqn_jax.model import gqn
 from gqn_jax.runs import camera_scale
 from gqn_jax.runs import config_files
@@ -88,10 +89,8 @@ def novel_view_batches(frames_NxSxHxWx3, cameras_NxSx5, num_context, batch_size,
   while True:
     scene = rng.integers(num_scenes, size=batch_size)
     view = np.argsort(rng.random((batch_size, num_views)), axis=1)[:, :num_context + 1]
-    frames, cameras = frames_NxSxHxWx3[scene[:, None], view], cameras_NxSx5[scene[:, None], view]
-    yield {"context_frames": frames[:, :num_context], "context_cameras": cameras[:, :num_context],
-           "context_mask": np.ones((batch_size, num_context), bool),
-           "query_frame": frames[:, num_context], "query_camera": cameras[:, num_context]}
+    rows = (scene[:, None], view)
+    yield views.assemble(frames_NxSxHxWx3[rows], cameras_NxSx5[rows], num_context, num_context)
 
 
 def far_scenes(name, split, num_scenes, image_size):

@@ -179,8 +179,10 @@ class TrainedGQN:
 
   def _check_distance(self, name, cameras):
     """Warns, once per argument name, about poses far beyond the training cameras."""
+    if name in self._warned_far:
+      return
     message = camera_scale.far_cameras_message(cameras, self.config, name)
-    if message and name not in self._warned_far:
+    if message:
       self._warned_far.add(name)
       logging.warning("%s", message)
 

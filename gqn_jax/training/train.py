@@ -32,9 +32,9 @@ from gqn_jax import console
 from gqn_jax import images
 from gqn_jax import paths
 from gqn_jax.model import gqn
+from gqn_jax.runs import camera_scale
 from gqn_jax.runs import checkpointing
 from gqn_jax.runs import configs
-from gqn_jax.runs import camera_scale
 from gqn_jax.runs import data_source
 from gqn_jax.runs import image_metrics
 from gqn_jax.runs import schedules
