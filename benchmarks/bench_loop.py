@@ -35,6 +35,7 @@ import jax  # pylint: disable=wrong-import-position
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
 from gqn_jax import console  # pylint: disable=wrong-import-position
+from gqn_jax import host_memory  # pylint: disable=wrong-import-position
 from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
@@ -152,4 +153,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.configure()  # as the command lines do: before JAX starts its threads
   main(sys.argv[1:])

@@ -25,7 +25,10 @@ import resource
 import statistics
 import time
 
-import jax
+from gqn_jax import host_memory
+# Before JAX starts its threads, as the command lines do; building PRESETS below starts them.
+host_memory.configure()
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
 import optax

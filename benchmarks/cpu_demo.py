@@ -31,6 +31,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from gqn_jax import host_memory  # pylint: disable=wrong-import-position
 from gqn_jax import images  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gqn_jax.data import pipeline  # pylint: disable=wrong-import-position
 from gqn_jax.data import reader  # pylint: disable=wrong-import-position
@@ -150,4 +151,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.configure()  # as the command lines do: before JAX starts its threads
   app.run(main)

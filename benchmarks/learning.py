@@ -57,6 +57,7 @@ import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the sc
 
 from gqn_jax import compile_cache  # pylint: disable=wrong-import-position
 from gqn_jax import console  # pylint: disable=wrong-import-position
+from gqn_jax import host_memory  # pylint: disable=wrong-import-position
 from gqn_jax import paths  # pylint: disable=wrong-import-position
 from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
@@ -333,4 +334,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.configure()  # as the command lines do: before JAX starts its threads
   main(sys.argv[1:])

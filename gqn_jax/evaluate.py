@@ -9,6 +9,7 @@ from absl import flags
 
 from gqn_jax import compile_cache
 from gqn_jax import console
+from gqn_jax import host_memory
 from gqn_jax.trained import evaluate
 
 _COMPILATION_CACHE = compile_cache.define_flag()
@@ -42,5 +43,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.configure()  # before JAX starts its threads
   flags.mark_flag_as_required("workdir")
   app.run(main)

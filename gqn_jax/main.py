@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from gqn_jax import compile_cache
 from gqn_jax import console
+from gqn_jax import host_memory
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small "
@@ -61,6 +62,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
+  logging.info("%s", host_memory.log_line())
   config = _CONFIG.value
   compile_cache.setup(_COMPILATION_CACHE.value)
   if config.data.source != "stream":  # the scene stream needs no TensorFlow
@@ -139,5 +141,6 @@ def resolve_config_argument(argv):
 
 
 if __name__ == "__main__":
+  host_memory.configure()  # before JAX starts its threads
   flags.mark_flags_as_required(["config"])
   app.run(main, argv=resolve_config_argument(sys.argv))
