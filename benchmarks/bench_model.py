@@ -26,8 +26,8 @@ import statistics
 import time
 
 from gqn_jax import host_memory
-# Before JAX starts its threads, as the command lines do; building PRESETS below starts them.
-host_memory.configure()
+if __name__ == "__main__":  # as the command lines do, before JAX starts its threads (PRESETS do)
+  host_memory.configure()
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp
 import numpy as np
