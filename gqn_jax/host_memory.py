@@ -12,10 +12,11 @@ The process then keeps its peak heap for its lifetime, and compiling takes about
 
 `configure()` applies this with glibc's `mallopt`, which must run before JAX starts its threads
 (threads that already have an arena keep it), so the command lines call it first thing. It acts
-only where it helps: glibc (Linux) and the CPU backend, judged from JAX_PLATFORMS or, when unset,
-from the absence of NVIDIA and TPU device files; GPU and TPU hosts keep glibc's defaults, as do
-programs that import gqn_jax as a library. GQN_JAX_HOST_MEMORY=keep | default overrides the
-judgement ('auto' or unset: judge).
+only where it was measured to help: glibc (Linux), the CPU backend (judged from JAX_PLATFORMS or,
+when unset, from the absence of NVIDIA and TPU device files) and at most MAX_AUTO_CORES cores,
+since on a large CPU host every thread would share the one arena's lock (not measured). GPU and
+TPU hosts keep glibc's defaults, as do programs that import gqn_jax as a library.
+GQN_JAX_HOST_MEMORY=keep | default overrides the judgement ('auto' or unset: judge).
 """
 
 import ctypes
@@ -30,6 +31,7 @@ _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 # Trim the heap only when this much sits free at its top (mallopt takes an int: 2 GiB - 1).
 _TRIM_THRESHOLD_BYTES = 2**31 - 1
+MAX_AUTO_CORES = 8
 _ACCELERATOR_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/accel[0-9]*", "/dev/vfio/[0-9]*")
 _applied = "default"  # what the last `configure` did, for the command lines' log
 
@@ -62,7 +64,8 @@ def configure(environ=None):
   choice = environ.get(ENV, "auto").strip().lower() or "auto"
   if choice not in CHOICES:
     raise ValueError(f"{ENV}={environ[ENV]!r}; expected one of {', '.join(CHOICES)}")
-  if choice == "default" or (choice == "auto" and not cpu_backend_expected(environ)):
+  if choice == "default" or (choice == "auto" and not (
+      cpu_backend_expected(environ) and (os.cpu_count() or 1) <= MAX_AUTO_CORES)):
     return "default"
   libc = _glibc()
   if libc is None:  # macOS, Windows, musl: their allocators are left as they are

@@ -63,6 +63,11 @@ def test_accelerator_device_files_mean_no_cpu_backend(tmp_path):
   assert host_memory.cpu_backend_expected({}, device_globs=(str(tmp_path / "accel[0-9]*"),))
 
 
+def test_a_large_cpu_host_keeps_the_defaults_unless_asked(monkeypatch):
+  monkeypatch.setattr(host_memory.os, "cpu_count", lambda: host_memory.MAX_AUTO_CORES + 1)
+  assert host_memory.configure({"JAX_PLATFORMS": "cpu"}) == "default"
+
+
 def test_accelerator_host_keeps_the_defaults():
   assert host_memory.configure({"GQN_JAX_HOST_MEMORY": "auto", "JAX_PLATFORMS": "cuda"}) == (
       "default")
