@@ -22,6 +22,7 @@ GQN_JAX_HOST_MEMORY=keep | default overrides the judgement ('auto' or unset: jud
 import ctypes
 import glob
 import os
+import sys
 
 ENV = "GQN_JAX_HOST_MEMORY"
 CHOICES = ("auto", "keep", "default")
@@ -47,11 +48,13 @@ def cpu_backend_expected(environ=None, device_globs=_ACCELERATOR_DEVICE_FILES):
 
 
 def _glibc():
-  """The C library as a ctypes handle if it is glibc, else None."""
+  """The C library as a ctypes handle if it is glibc (Linux), else None."""
+  if not sys.platform.startswith("linux"):
+    return None
   try:
     libc = ctypes.CDLL(None)
     libc.gnu_get_libc_version  # pylint: disable=pointless-statement  (only glibc has it)
-  except (OSError, AttributeError):
+  except (OSError, AttributeError):  # musl has no gnu_get_libc_version
     return None
   return libc
 
