@@ -87,8 +87,8 @@ def paper_config(dataset_name, image_size, max_context):
   return config
 
 
-# The README's first command: 11.1 minutes in all on the idle 2-core EPYC, report included, so it
-# ends within 15 on a slower 2-core machine too (docs/learning.md, screen 5).
+# The README's first command: sized so that it ends within 15 minutes on a 2-core CPU, report
+# included, with room for a slower machine (measured: docs/learning.md, screen 5).
 _SMALL_NUM_STEPS = 5000
 
 # The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its

@@ -3,12 +3,11 @@
 XLA:CPU takes each step's temporaries from malloc and frees them when the step ends. glibc hands
 blocks that large back to the kernel (mmap'd chunks are unmapped, the heap's top is trimmed, and
 each of XLA's worker threads has an arena of its own), so the next step faults every page in
-again, zero-filled: 27 K minor faults (107 MiB) per step of the small preset, about a third of
-the step's CPU time in the kernel on a 2-core AMD EPYC. With one arena, no mmap'd chunks and no
-trimming, a step reuses the pages of the last: the small preset's step went from 0.145 s to
-0.116 s there, and its training loop from 7.0 to 8.9 steps/s (docs/model.md has the commands).
-The process then keeps its peak heap for its lifetime, and compiling takes about a second longer
-(the compiler's threads share the one arena).
+again, zero-filled: on a 2-core CPU a large share of a small model's step went to the kernel.
+With one arena, no mmap'd chunks and no trimming, a step reuses the pages of the last (each
+setting alone does not: docs/model.md, "Freed host memory kept in the process", has the
+measurements). The process then keeps its peak heap for its lifetime, and compiling takes a
+little longer (the compiler's threads share the one arena).
 
 `configure()` applies this with glibc's `mallopt`, which must run before JAX starts its threads
 (threads that already have an arena keep it), so the command lines call it first thing. It acts
