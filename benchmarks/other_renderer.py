@@ -1,12 +1,12 @@
 """Shepard-Metzler-like scenes from a second renderer that shares no code with gqn_jax.scenes.
 
-  python benchmarks/other_renderer.py --root=/tmp/other_renderer --train=4000 --test=100
+  python benchmarks/other_renderer.py --root=/root/other_renderer --train=2000 --test=100
 
 writes `<root>/shepard_metzler_7_parts/{train,test}/NNN-of-900.tfrecord` (test: `-of-100`) in
 DeepMind's format: one JPEG per view, 15 views of 64x64, poses (x, y, z, yaw, pitch). The reader
 takes them for a partial download of DeepMind's files, so a preset trains on them with
 `--config.data.source=deepmind --config.data.root=<root>`. It checks that a recipe learns the
-task rather than one renderer's conventions (docs/learning.md, "Another renderer").
+task rather than one renderer's conventions (docs/learning.md, screen 5).
 
 What differs from gqn_jax.scenes on purpose:
 - shapes: each of the 7 parts is a sphere (radius 1) or a cube (side 2), at random, on a lattice
