@@ -25,7 +25,7 @@ import resource
 import statistics
 import time
 
-from gqn_jax import host_memory
+from gqn_jax.runtime import host_memory
 if __name__ == "__main__":  # as the command lines do, before JAX starts its threads (PRESETS do)
   host_memory.configure()
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -34,8 +34,8 @@ import numpy as np
 import optax
 import provenance  # benchmarks/, the script's folder
 
-from gqn_jax.model import convs
 from gqn_jax.model import config as config_module
+from gqn_jax.model import convs
 from gqn_jax.model.config import GQNConfig
 from gqn_jax.model.gqn import GQN
 from gqn_jax.training import distributed

@@ -23,15 +23,18 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
-import jax
-import jax.numpy as jnp
-import matplotlib
-import numpy as np
+
+from gqn_jax.runtime import host_memory
+if __name__ == "__main__":  # as the command lines do: before numpy or JAX starts a thread
+  host_memory.configure()
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
+import matplotlib  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from gqn_jax import host_memory  # pylint: disable=wrong-import-position
 from gqn_jax import images  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gqn_jax.data import pipeline  # pylint: disable=wrong-import-position
 from gqn_jax.data import reader  # pylint: disable=wrong-import-position
@@ -151,5 +154,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  host_memory.configure()  # as the command lines do: before JAX starts its threads
   app.run(main)

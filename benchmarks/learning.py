@@ -51,16 +51,19 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from gqn_jax.runtime import host_memory  # pylint: disable=wrong-import-position
+if __name__ == "__main__":  # as the command lines do: before numpy or JAX starts a thread
+  host_memory.configure()
+
 from absl import logging  # pylint: disable=wrong-import-position
 
 import provenance  # pylint: disable=wrong-import-position  (benchmarks/, the script's folder)
 
-from gqn_jax import compile_cache  # pylint: disable=wrong-import-position
-from gqn_jax import console  # pylint: disable=wrong-import-position
-from gqn_jax import host_memory  # pylint: disable=wrong-import-position
-from gqn_jax import paths  # pylint: disable=wrong-import-position
 from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
 from gqn_jax.runs import configs  # pylint: disable=wrong-import-position
+from gqn_jax.runtime import compile_cache  # pylint: disable=wrong-import-position
+from gqn_jax.runtime import console  # pylint: disable=wrong-import-position
+from gqn_jax.runtime import paths  # pylint: disable=wrong-import-position
 from gqn_jax.trained import evaluate  # pylint: disable=wrong-import-position
 from gqn_jax.trained import render  # pylint: disable=wrong-import-position
 from gqn_jax.training import train  # pylint: disable=wrong-import-position
@@ -334,5 +337,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  host_memory.configure()  # as the command lines do: before JAX starts its threads
   main(sys.argv[1:])

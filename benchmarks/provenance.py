@@ -55,10 +55,10 @@ def git_commit():
 
 def describe():
   """CPU, cores, load average now, Python/jax/flax versions, backend, host memory mode
-  (gqn_jax.host_memory) and git commit."""
+  (gqn_jax.runtime.host_memory) and git commit."""
   import flax  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  from gqn_jax import host_memory  # pylint: disable=g-import-not-at-top
+  from gqn_jax.runtime import host_memory  # pylint: disable=g-import-not-at-top
   return {"cpu": cpu_description(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
           "python": platform.python_version(), "jax": jax.__version__, "flax": flax.__version__,
           "backend": jax.default_backend(), "host_memory": host_memory.applied(),

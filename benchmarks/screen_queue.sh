@@ -9,10 +9,13 @@
 # lines starting with # are skipped. The file is
 # read again after every arm, so arms may be appended while the queue runs; an arm whose
 # OUT_ROOT/NAME/summary.json exists is done and skipped, so a stopped queue restarts where it was.
-# Each arm's console goes to OUT_ROOT/NAME.log.
+# Each arm's console goes to OUT_ROOT/NAME.log. The arms run with $PYTHON (default: python3, or
+# python where there is no python3): set PYTHON=/path/to/venv/bin/python for an environment that
+# is not activated.
 set -uo pipefail
 queue_file=$1
 out_root=$2
+python=${PYTHON:-$(command -v python3 || command -v python)}
 mkdir -p "$out_root"
 while true; do
   next=""
@@ -30,7 +33,7 @@ while true; do
     [[ $status -eq 0 ]] && echo '{"command": "done"}' > "$out_root/$name/summary.json"
   else
     # shellcheck disable=SC2086  # ARGS are words on purpose
-    python benchmarks/learning.py run --out="$out_root/$name" $args > "$out_root/$name.log" 2>&1
+    "$python" benchmarks/learning.py run --out="$out_root/$name" $args > "$out_root/$name.log" 2>&1
     status=$?
   fi
   echo "$(date -u +%FT%TZ) end $name: exit $status"

@@ -33,9 +33,10 @@ def paper_config(dataset_name, image_size, max_context):
 
   # Every field of GQNConfig but image_size (that is config.data.image_size), with its default.
   config.model = ml_collections.ConfigDict(gqn_config.defaults())
-  # 'auto' or a number: a slot that holds either, from a config file or the command line.
-  config.model.position_scale = config_dict.FieldReference(
-      config.model.position_scale, field_type=object)
+  # A run's camera positions enter the networks at about unit scale: 'auto' is 1 / the training
+  # cameras' measured distance (config.data.camera_distance_rms), turned into the model's number
+  # before the model is built; a number (from a config file or the command line) is used as given.
+  config.model.position_scale = config_dict.FieldReference("auto", field_type=object)
 
   config.data = ml_collections.ConfigDict()
   config.data.name = dataset_name
@@ -51,8 +52,8 @@ def paper_config(dataset_name, image_size, max_context):
   config.data.procedural_num_test = 200
   # The training cameras' root mean square distance from the origin, in the data's units:
   # measured from the first training scenes when a run starts (gqn_jax.runs.camera_scale) and
-  # stored with the run; model.position_scale='auto' divides positions by it. Set it to skip the
-  # measurement.
+  # stored with the run; model.position_scale='auto' divides positions by it. Set it (or give
+  # position_scale a number) to skip the measurement.
   config.data.camera_distance_rms = config_dict.placeholder(float)
 
   config.train = ml_collections.ConfigDict()
@@ -87,9 +88,10 @@ def paper_config(dataset_name, image_size, max_context):
   return config
 
 
-# The README's first command: sized so that it ends within 15 minutes on a 2-core CPU, report
-# included, with room for a slower machine (measured: docs/learning.md, screen 5).
-_SMALL_NUM_STEPS = 5000
+# The README's first command: sized so that it ends within 12 minutes on a 2-core CPU, report
+# included, leaving a slower laptop inside 15 (measured: docs/learning.md, "The README's first
+# command").
+_SMALL_NUM_STEPS = 3500
 
 # The CPU demo and the README's first command: a 32x32, 4-layer model for a 2-core CPU (its
 # minutes are measured in docs/learning.md). Flat {"section.key": value} overrides of

@@ -7,10 +7,10 @@ evaluation.png; the metrics are described in gqn_jax.trained.evaluate, which doe
 from absl import app
 from absl import flags
 
-from gqn_jax import compile_cache
-from gqn_jax import console
-from gqn_jax import host_memory
-from gqn_jax.trained import evaluate
+from gqn_jax.runtime import compile_cache
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import host_memory
 
 _COMPILATION_CACHE = compile_cache.define_flag()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -30,6 +30,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
   compile_cache.setup(_COMPILATION_CACHE.value)
+  from gqn_jax.trained import evaluate  # pylint: disable=g-import-not-at-top  (after configure)
   results = evaluate.run(_WORKDIR.value, _OUT.value, _STEP.value, _NUM_SCENES.value,
                          _BATCH_SIZE.value, _NUM_SAMPLES.value, _SEED.value, _DATA_ROOT.value,
                          _BASELINES.value)
@@ -43,6 +44,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  host_memory.configure()  # before JAX starts its threads
+  host_memory.configure()  # before numpy or JAX starts a thread (main imports them)
   flags.mark_flag_as_required("workdir")
-  app.run(main)
+  app.run(errors.command_line("gqn_jax.evaluate", main))

@@ -7,7 +7,8 @@ pretrained/); gqn_jax.trained.export does the work and says what is kept.
 from absl import app
 from absl import flags
 
-from gqn_jax import console
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
 from gqn_jax.trained import export
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -26,4 +27,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["workdir", "out"])
-  app.run(main)
+  app.run(errors.command_line("gqn_jax.export", main))

@@ -2,14 +2,14 @@
 
 Everything here works on host numpy arrays of floats in [0, 1] laid out [..., H, W, 3]; values
 outside [0, 1] (a generator's mean can overshoot slightly) are clipped when converted to bytes.
-Files are written through gqn_jax.paths, so a path may be a local file or a bucket URL.
+Files are written through gqn_jax.runtime.paths, so a path may be a local file or a bucket URL.
 """
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
-from gqn_jax import paths
+from gqn_jax.runtime import paths
 
 
 def to_uint8(images):

@@ -8,7 +8,6 @@ its latest checkpoint. SIGTERM or Ctrl-C checkpoints the step in flight and exit
 (a second Ctrl-C quits at once); 0 means the run reached num_steps.
 """
 
-import hashlib
 import os
 import sys
 
@@ -17,9 +16,10 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from gqn_jax import compile_cache
-from gqn_jax import console
-from gqn_jax import host_memory
+from gqn_jax.runtime import compile_cache
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import host_memory
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Training config file, e.g. configs/rooms.py or configs/rooms.py:small "
@@ -41,23 +41,6 @@ _WORKDIR = flags.DEFINE_string(
     "/tmp/gqn_jax/<dataset>_<config arg>.")
 
 
-def default_workdir(config_path, config):
-  """/tmp/gqn_jax/<dataset>[_<arg>][_<hash of the overrides>]: distinct configs do not resume
-  each other's checkpoints. The hash covers the --config.x=y overrides that change anything but
-  how long to run and how often to log or save, so changing the learning rate on the command
-  line starts a new run, while --config.train.num_steps=N continues the same one."""
-  _, _, arg = (config_path or "").partition(":")
-  suffix = "_" + arg.replace(",", "_") if arg else ""
-  from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
-  from gqn_jax.training import run_guard  # pylint: disable=g-import-not-at-top
-  changes = run_guard.config_changes(config_files.load(config_path).to_dict(), config.to_dict())
-  overrides = sorted(f"{key}={new!r}" for key, (_, new) in changes.items()
-                     if key not in run_guard.RESUMABLE_CHANGES)
-  if overrides:
-    suffix += "_" + hashlib.sha1("\n".join(overrides).encode("utf-8")).hexdigest()[:8]
-  return os.path.join("/tmp/gqn_jax", f"{config.data.name}{suffix}")
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -71,76 +54,35 @@ def main(argv):
   from gqn_jax.training import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
   import jax  # pylint: disable=g-import-not-at-top  (after jax.distributed is initialised)
+  from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top
+  from gqn_jax.training import run_guard  # pylint: disable=g-import-not-at-top
   from gqn_jax.training import train  # pylint: disable=g-import-not-at-top
 
-  workdir = _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename, config)
+  workdir = _WORKDIR.value or run_guard.default_workdir(flags.FLAGS["config"].config_filename,
+                                                        config)
   logging.info("workdir: %s (the whole config goes to %s)", workdir,
                os.path.join(workdir, "config.json"))
-  from gqn_jax.training import preemption  # pylint: disable=g-import-not-at-top
   try:
     train.train_and_evaluate(config, workdir, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
   except preemption.RunStopped as stopped:
     logging.info("%s", stopped)
     sys.exit(stopped.exit_code)  # 143 after SIGTERM, 130 after Ctrl-C: 0 means finished
   if _REPORT.value:
-    report(workdir, _REPORT_SCENES.value, jax.process_count())
+    from gqn_jax.trained import report  # pylint: disable=g-import-not-at-top
+    report.report(workdir, _REPORT_SCENES.value, jax.process_count())
 
 
-def report(workdir, num_scenes, process_count):
-  """write_report, from a single-process run. Restoring a checkpoint is collective under
-  jax.distributed, so the main process of several would wait for the others forever: there it
-  says how to make the report from one process afterwards."""
-  if process_count > 1:
-    logging.info("no report on a run of %d processes: score and draw it from one process with "
-                 "`python -m gqn_jax.evaluate --workdir=%s` and `python -m gqn_jax.render "
-                 "--workdir=%s --out=render.png`", process_count, workdir, workdir)
-    return False
-  write_report(workdir, num_scenes)
-  return True
-
-
-def write_report(workdir, num_scenes):
-  """The finished model against the baselines, and pictures of it; logs where they are."""
-  from gqn_jax.trained import evaluate  # pylint: disable=g-import-not-at-top
-  from gqn_jax.trained import render  # pylint: disable=g-import-not-at-top
-  results = evaluate.run(workdir, num_scenes=num_scenes, num_samples=8, baselines=True)
-  png, gif = render.run(workdir, num_scenes=4, num_samples=4, num_frames=24)
-  psnr = " ".join(f"{value:.2f}" for value in results["psnr_db"])
-  baselines = results["baselines"]
-  logging.info(
-      "test PSNR (dB) with 0..%d context views: %s; mean training image %.2f, background %.2f "
-      "(object pixels: %.2f with all views, %.2f and %.2f)", results["num_context"][-1], psnr,
-      baselines["mean_image"]["psnr_db"], baselines["background"]["psnr_db"],
-      results["psnr_object_db"][-1], baselines["mean_image"]["psnr_object_db"],
-      baselines["background"]["psnr_object_db"])
-  logging.info("wrote %s, %s, %s and %s", os.path.join(workdir, "evaluation.json"),
-               os.path.join(workdir, "evaluation.png"), png, gif)
-
-
-def resolve_config_argument(argv):
-  """argv with --config's file found (config_files.find: from here or from the checkout), so that
-  `--config=configs/rooms.py` works from any folder; a file that is nowhere exits with one line
-  saying what was looked for and the right form, before anything heavy is imported."""
-  argv = list(argv)
-  for index, word in enumerate(argv):
-    if word.startswith("--config="):
-      prefix, value = "--config=", word[len("--config="):]
-    elif word == "--config" and index + 1 < len(argv):
-      index, prefix, value = index + 1, "", argv[index + 1]
-    else:
-      continue
-    path, colon, arg = value.partition(":")
-    from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
-    try:
-      found = config_files.find(path)
-    except config_files.ConfigFileError as error:
-      sys.exit(f"gqn_jax.main: {error}")
-    if not os.path.isfile(path):  # found under the checkout, not from here
-      argv[index] = f"{prefix}{found}{colon}{arg}"
-  return argv
+def _config_argv(argv):
+  """argv with --config found from any folder; one line (exit status 1) for a file that is
+  nowhere, before anything heavy is imported."""
+  from gqn_jax.runs import config_files  # pylint: disable=g-import-not-at-top
+  try:
+    return config_files.resolve_argv(argv)
+  except config_files.ConfigFileError as error:
+    sys.exit(f"gqn_jax.main: {error}")
 
 
 if __name__ == "__main__":
-  host_memory.configure()  # before JAX starts its threads
+  host_memory.configure()  # before numpy or JAX starts a thread (main imports them)
   flags.mark_flags_as_required(["config"])
-  app.run(main, argv=resolve_config_argument(sys.argv))
+  app.run(errors.command_line("gqn_jax.main", main), argv=_config_argv(sys.argv))

@@ -7,10 +7,10 @@ are described in gqn_jax.trained.render, which does the work.
 from absl import app
 from absl import flags
 
-from gqn_jax import compile_cache
-from gqn_jax import console
-from gqn_jax import host_memory
-from gqn_jax.trained import render
+from gqn_jax.runtime import compile_cache
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import host_memory
 
 _COMPILATION_CACHE = compile_cache.define_flag()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -31,6 +31,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   console.quiet_libraries()
   compile_cache.setup(_COMPILATION_CACHE.value)
+  from gqn_jax.trained import render  # pylint: disable=g-import-not-at-top  (after configure)
   png, gif = render.run(_WORKDIR.value, _OUT.value, _GIF.value, _STEP.value, _NUM_SCENES.value,
                         _NUM_CONTEXT.value, _NUM_SAMPLES.value, _NUM_FRAMES.value, _SCALE.value,
                         _SEED.value, _DATA_ROOT.value)
@@ -38,6 +39,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  host_memory.configure()  # before JAX starts its threads
+  host_memory.configure()  # before numpy or JAX starts a thread (main imports them)
   flags.mark_flag_as_required("workdir")
-  app.run(main)
+  app.run(errors.command_line("gqn_jax.render", main))

@@ -26,8 +26,8 @@ if "GQN_TFDS_SPLIT_SIZES" not in os.environ:
 
 import pytest  # pylint: disable=wrong-import-position
 
-from gqn_jax import compile_cache  # pylint: disable=wrong-import-position
 from gqn_jax.runs import config_files  # pylint: disable=wrong-import-position
+from gqn_jax.runtime import compile_cache  # pylint: disable=wrong-import-position
 from gqn_jax.trained import restore  # pylint: disable=wrong-import-position
 
 # One persistent compilation cache for the whole suite, in-process and in the command lines it

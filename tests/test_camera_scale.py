@@ -31,23 +31,27 @@ def test_position_scale_multiplies_only_the_position():
   np.testing.assert_allclose(scaled[:, 3:], raw[:, 3:])
 
 
-@pytest.mark.parametrize("given, expected", [("auto", "auto"), (0.25, 0.25), ("0.25", 0.25),
-                                             (2, 2.0)])
-def test_position_scale_is_auto_or_a_positive_number(given, expected):
+@pytest.mark.parametrize("given, expected", [(0.25, 0.25), ("0.25", 0.25), (2, 2.0)])
+def test_the_models_position_scale_is_a_positive_number(given, expected):
   assert gqn_config.GQNConfig(position_scale=given).position_scale == expected
+  assert gqn_config.GQNConfig().position_scale == 1.0  # the model's default: the raw poses
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, "far", float("inf"), None])
+@pytest.mark.parametrize("bad", [0.0, -1.0, "far", float("inf"), None, True])
 def test_a_bad_position_scale_is_named(bad):
   with pytest.raises(ValueError, match="position_scale"):
     gqn_config.GQNConfig(position_scale=bad)
 
 
-def test_an_unresolved_auto_never_reaches_the_networks():
-  with pytest.raises(ValueError, match="position_scale='auto'"):
-    viewpoint.encode_viewpoint(jnp.zeros((1, 5)), "auto")
+def test_auto_is_a_run_setting_the_model_never_sees():
+  with pytest.raises(ValueError, match="'auto' is a training run's setting"):
+    gqn_config.GQNConfig(position_scale="auto")
+  config = stream_config()
+  assert config.model.position_scale == "auto"  # the training configs' default
   with pytest.raises(ValueError, match="camera_distance_rms"):
-    configs.model_config(stream_config())
+    configs.model_config(config)
+  config.data.camera_distance_rms = 4.0
+  assert configs.model_config(config).position_scale == 0.25
 
 
 def test_distance_rms_is_the_root_mean_square_distance():
@@ -58,6 +62,18 @@ def test_distance_rms_is_the_root_mean_square_distance():
   assert camera_scale.distance_rms(cameras) == 2.55 == pytest.approx(expected, rel=1e-3)
   with pytest.raises(ValueError, match="position_scale"):
     camera_scale.distance_rms(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("distance", [0.0, 5e-4, float("nan")])
+def test_auto_refuses_cameras_at_the_origin_naming_the_number_to_set(distance):
+  cameras = np.zeros((2, 3, 5))
+  cameras[..., 0] = distance
+  with pytest.raises(ValueError) as error:
+    camera_scale.distance_rms(cameras)
+  assert "--config.model.position_scale=1.0" in str(error.value)
+  assert f"at least {camera_scale.MIN_DISTANCE_RMS}" in str(error.value)
+  cameras[..., 0] = 2 * camera_scale.MIN_DISTANCE_RMS
+  assert camera_scale.distance_rms(cameras) == 2 * camera_scale.MIN_DISTANCE_RMS  # above: fine
 
 
 def test_auto_makes_the_networks_see_the_same_poses_in_any_units():
@@ -81,12 +97,23 @@ def test_resolve_measures_the_first_training_scenes_or_keeps_the_runs_value():
   poses = [stream.stream_scene(config.data.name, config.seed, 0, index)[1]
            for index in range(camera_scale.NUM_SCENES)]
   assert config.data.camera_distance_rms == pytest.approx(camera_scale.distance_rms(poses))
-  resumed = camera_scale.resolve(stream_config(), {"data": {"camera_distance_rms": 7.5}})
+  resumed = camera_scale.adopt_saved(stream_config(), {"data": {"camera_distance_rms": 7.5}})
   assert resumed.data.camera_distance_rms == 7.5
   given = stream_config()
   given.data.camera_distance_rms = 2.0
-  assert camera_scale.resolve(given, {"data": {"camera_distance_rms": 7.5}}) is given
+  assert camera_scale.adopt_saved(given, {"data": {"camera_distance_rms": 7.5}}) is given
+  assert camera_scale.resolve(given) is given
   assert given.data.camera_distance_rms == 2.0
+
+
+def test_a_numeric_position_scale_measures_nothing(monkeypatch):
+  def no_reading(*args, **kwargs):
+    raise AssertionError("the cameras were measured")
+  monkeypatch.setattr(camera_scale, "training_cameras", no_reading)
+  config = stream_config()
+  config.model.position_scale = 0.5
+  assert camera_scale.resolve(config).data.camera_distance_rms is None
+  assert configs.model_config(config).position_scale == 0.5
 
 
 def test_a_number_is_accepted_from_a_config_file_and_the_command_line():

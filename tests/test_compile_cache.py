@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from gqn_jax import compile_cache
+from gqn_jax.runtime import compile_cache
 
 _SCRIPT = """
 import json, sys
 import jax, jax.numpy as jnp
-from gqn_jax import compile_cache
+from gqn_jax.runtime import compile_cache
 compile_cache.enable(sys.argv[1])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # this program is quick
 x = jnp.ones((64, 64))

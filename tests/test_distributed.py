@@ -273,12 +273,12 @@ def test_a_sigterm_stops_every_process_at_one_step_and_another_process_count_res
 
 
 def test_a_run_of_several_processes_makes_no_report_and_says_how(monkeypatch, caplog):
-  from gqn_jax import main  # pylint: disable=g-import-not-at-top
-  monkeypatch.setattr(main, "write_report", lambda *args: pytest.fail("would hang: collective"))
+  from gqn_jax.trained import report  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(report, "write_report", lambda *args: pytest.fail("would hang: collective"))
   with caplog.at_level("INFO"):
-    assert not main.report("/tmp/run", 100, process_count=2)
+    assert not report.report("/tmp/run", 100, process_count=2)
   assert "no report on a run of 2 processes" in caplog.text
   assert "python -m gqn_jax.evaluate --workdir=/tmp/run" in caplog.text
   made = []
-  monkeypatch.setattr(main, "write_report", lambda *args: made.append(args))
-  assert main.report("/tmp/run", 100, process_count=1) and made == [("/tmp/run", 100)]
+  monkeypatch.setattr(report, "write_report", lambda *args: made.append(args))
+  assert report.report("/tmp/run", 100, process_count=1) and made == [("/tmp/run", 100)]

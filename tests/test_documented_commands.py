@@ -127,3 +127,18 @@ def test_user_documents_carry_no_issue_numbers():
     text = path.read_text(encoding="utf-8")
     found = re.findall(r"\b[Ii]ssues? \d+|\b[Ii]ssue \d+'s", text)
     assert not found, (path.relative_to(REPO), found)
+
+
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.mark.parametrize("document", ["docs/model.md", "docs/inference.md"])
+def test_every_python_block_runs_as_written(document, monkeypatch):
+  """The usage examples run as a user pastes them, from the repository's root, one namespace per
+  document (a later block may use an earlier one's names)."""
+  blocks = PYTHON_BLOCK.findall((REPO / document).read_text(encoding="utf-8"))
+  assert blocks, document
+  monkeypatch.chdir(REPO)
+  namespace = {"__name__": "__doc_example__"}
+  for index, block in enumerate(blocks):
+    exec(compile(block, f"{document}, python block {index + 1}", "exec"), namespace)  # pylint: disable=exec-used

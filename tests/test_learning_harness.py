@@ -21,7 +21,8 @@ def test_a_queue_of_two_arms_runs_each_once_and_compares_them(tmp_path, procedur
                    f"lr {common} --set=train.lr_initial=1e-3 --skip_training "
                    f"--workdir={tmp_path}/wd_base\n")
   out = tmp_path / "out"
-  environment = dict(os.environ, PYTHONPATH=str(REPO))
+  # The arms run with the interpreter running the suite, whatever `python` is first on PATH.
+  environment = dict(os.environ, PYTHONPATH=str(REPO), PYTHON=sys.executable)
   result = subprocess.run(["bash", "benchmarks/screen_queue.sh", str(queue), str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=900, env=environment,
                           check=False)

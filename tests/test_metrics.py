@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gqn_jax import paths
 from gqn_jax.runs import image_metrics
+from gqn_jax.runtime import paths
 from gqn_jax.training import metrics
 
 

@@ -1,7 +1,7 @@
 """Workdir paths: bucket URLs must never be turned into local folders.
 
 The end-to-end tests stand a local folder in for the bucket: etils' epath test helper routes every
-gs:// file operation there, so what the code writes through gqn_jax.paths lands in that folder,
+gs:// file operation there, so what the code writes through gqn_jax.runtime.paths lands in that folder,
 and a URL mangled into a local path ('gs:/bucket/...') shows up in the current folder instead.
 """
 
@@ -13,8 +13,8 @@ from etils.epath import gpath as epath_gpath
 from etils.epath import testing as epath_testing
 import pytest
 
-from gqn_jax import paths
 from gqn_jax.runs import checkpointing
+from gqn_jax.runtime import paths
 from gqn_jax.trained import evaluate
 from gqn_jax.trained import render
 from gqn_jax.trained import restore
@@ -100,7 +100,7 @@ def test_training_hands_a_bucket_workdir_on_unchanged(tiny_config, tmp_path, cwd
     train.train_and_evaluate(config, "gs://bucket/run")
   assert given == ["gs://bucket/run", "gs://bucket/run"]
   run = tmp_path / "gcs" / "bucket" / "run"
-  assert (run / "config.json").is_file()  # written by train.py itself, through gqn_jax.paths
+  assert (run / "config.json").is_file()  # written by train.py itself, through gqn_jax.runtime.paths
   assert (run / "checkpoints" / "1").is_dir()
   assert not os.listdir(cwd)
 

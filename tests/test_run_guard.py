@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from gqn_jax import main
 from gqn_jax.runs import config_files
 from gqn_jax.training import run_guard
 
@@ -42,13 +41,13 @@ def test_keys_a_checkpoint_predates_mean_what_leaving_them_out_meant():
 
 def test_the_default_workdir_follows_overrides_but_not_the_run_length():
   path = "configs/shepard_metzler.py:7_parts,small"
-  plain = main.default_workdir(path, config_files.load(path))
+  plain = run_guard.default_workdir(path, config_files.load(path))
   assert plain == "/tmp/gqn_jax/shepard_metzler_7_parts_7_parts_small"
   longer = config_files.load(path)
   longer.train.num_steps = 10_000
-  assert main.default_workdir(path, longer) == plain
+  assert run_guard.default_workdir(path, longer) == plain
   other_rate = config_files.load(path)
   other_rate.train.lr_initial = 3e-4
-  changed = main.default_workdir(path, other_rate)
+  changed = run_guard.default_workdir(path, other_rate)
   assert changed.startswith(plain + "_") and changed != plain
-  assert main.default_workdir(path, other_rate) == changed  # the same overrides, the same place
+  assert run_guard.default_workdir(path, other_rate) == changed  # the same overrides, the same place

@@ -7,15 +7,22 @@ so only the first run pays for compiling; the later ones load the executables.
 import glob
 import json
 import os
+import re
 import shutil
+import types
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+from gqn_jax.data import reader
+from gqn_jax.runs import camera_scale
 from gqn_jax.runs import checkpointing
+from gqn_jax.runs import data_source
+from gqn_jax.scenes import stream
 from gqn_jax.trained import restore
 from gqn_jax.trained import run_scenes
 from gqn_jax.training import memory_check
@@ -167,14 +174,14 @@ def test_the_state_check_reads_every_context_slot_so_it_compiles_once(
   calls, compiles = [], []
   real_call, real_compile = steps.CompiledStep.__call__, steps.CompiledStep._compile
 
-  def recording_call(self, shape_key, *args):
+  def recording_call(self, *args):
     if self.what != "evaluation step":
       calls.append((self.what, args[2]["context_frames"].shape[1]))
-    return real_call(self, shape_key, *args)
+    return real_call(self, *args)
 
-  def recording_compile(self, shape_key, args):
-    compiles.append((self.what, shape_key))
-    return real_compile(self, shape_key, args)
+  def recording_compile(self, args):
+    compiles.append((self.what, self._describe(args) if self._describe else None))  # pylint: disable=protected-access
+    return real_compile(self, args)
 
   monkeypatch.setattr(steps.CompiledStep, "__call__", recording_call)
   monkeypatch.setattr(steps.CompiledStep, "_compile", recording_compile)
@@ -206,8 +213,11 @@ def test_resuming_with_another_learning_rate_or_dataset_is_refused_naming_the_ke
     runs, tiny_config, tmp_path, monkeypatch):
   workdir = str(tmp_path / "copy")
   shutil.copytree(runs["straight"], workdir)
-  monkeypatch.setattr(train.data_source, "make_inputs",
-                      lambda *args: pytest.fail("data touched before the config was checked"))
+  untouched = lambda *args, **kwargs: pytest.fail("data touched before the config was checked")
+  for module, name in ((train.data_source, "make_inputs"), (data_source, "resolve"),
+                       (camera_scale, "training_cameras"), (reader, "read_scenes"),
+                       (stream, "stream_scene")):  # no data file opened, no scene rendered
+    monkeypatch.setattr(module, name, untouched)
   config = tiny_config(num_steps=6)
   config.train.lr_initial = 1e-2
   config.data.name = "shepard_metzler_7_parts"
@@ -290,3 +300,55 @@ def test_the_memory_estimate_is_xlas_analysis_of_the_step():
   needed = memory_check.step_bytes(compiled)
   assert needed >= 256 * 4  # at least the output
   assert memory_check.host_available_bytes() > 0
+
+
+def test_a_compiled_step_compiles_once_per_signature_as_jit_keys_it(caplog):
+  """A new shape, dtype or sharding compiles once instead of raising; the same signature again
+  reuses the executable."""
+  compiled_step = steps.CompiledStep(jax.jit(lambda x, y: x * 2 + y), "doubling")
+  compiles = []
+  real_compile = compiled_step._compile  # pylint: disable=protected-access
+  compiled_step._compile = lambda args: compiles.append(args) or real_compile(args)  # pylint: disable=protected-access
+  one = jnp.ones((2, 3), jnp.float32)
+  np.testing.assert_allclose(compiled_step(one, 1.0), 3.0)
+  np.testing.assert_allclose(compiled_step(one + 1, 2.0), 6.0)  # same signature: reused
+  assert len(compiles) == 1
+  np.testing.assert_allclose(compiled_step(jnp.ones((4, 3)), 1.0), 3.0)  # new shape
+  np.testing.assert_allclose(compiled_step(jnp.ones((2, 3), jnp.int32), 1), 3)  # new dtypes
+  assert len(compiles) == 3
+  cpu = jax.devices()[0]
+  placed = jax.device_put(one, jax.sharding.SingleDeviceSharding(cpu))
+  assert steps.signature((placed, 1.0)) != steps.signature((np.ones((2, 3), np.float32), 1.0))
+  assert steps.signature((one, 1.0)) == steps.signature((one + 5, 1.0))
+
+
+def test_the_log_comes_every_30_s_whatever_its_interval_with_rates_that_leave_out_compiles(
+    monkeypatch, caplog):
+  """A slow step (the paper model on a CPU, 10 s a step here) with log_every=1000 still logs at
+  least every 30 s; a compile inside an interval does not count in its rate (so not in the ETA);
+  a run that would take more than a day says so once, naming the small preset."""
+  config = ml_collections.ConfigDict(
+      {"train": {"log_every": 1000, "num_steps": 1_000_000, "batch_size": 4}})
+  now = [0.0]
+  monkeypatch.setattr(train.time, "perf_counter", lambda: now[0])
+  rows = []
+  writer = types.SimpleNamespace(write_scalars=lambda step, split, values: rows.append(
+      (step, now[0], values["steps_per_sec"])))
+  reader = train._StepReader(config, writer, 0, lambda: "no checkpoint yet")  # pylint: disable=protected-access
+  metrics = {"finite": True, "loss": 1.0, "nll": 1.0, "kl": 0.0, "bits_per_dim": 1.0,
+             "sigma": 2.0, "learning_rate": 1e-3, "grad_norm": 1.0}
+  with caplog.at_level("INFO"):
+    for step in range(1, 13):
+      now[0] += 10.0
+      if step == 5:  # a compile of 20 s inside this step (a new context-slot count)
+        now[0] += 20.0
+        monkeypatch.setattr(steps, "_compile_seconds", [steps.compile_seconds() + 20.0])
+      reader.push(step, metrics)
+    reader.flush()
+  times = [row[1] for row in rows]
+  assert len(rows) >= 3 and all(b - a >= train.PROGRESS_EVERY_S for a, b in zip(times, times[1:]))
+  # After the first interval (read one step late from the start), 10 s a step: the compile is out.
+  assert all(rate == pytest.approx(0.1) for _, _, rate in rows[1:]), rows
+  assert caplog.text.count("take about") == 1
+  assert re.search(r"take about 1\d\d\.\d days on \d+ cpu devices?;", caplog.text), caplog.text
+  assert "configs/rooms.py:small" in caplog.text

@@ -18,14 +18,15 @@ import tempfile
 
 import numpy as np
 
-from gqn_jax import console
 from gqn_jax.data import records
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
 
 PROCEDURAL_SPEC_FILENAME = "gqn_jax_procedural.json"
 BUCKET = "gs://gqn-dataset"
 
 
-class DataError(ValueError):
+class DataError(errors.ProjectError, ValueError):
   """Data on disk that cannot be read as a GQN dataset (bad names, records or JPEGs)."""
 
 
@@ -33,7 +34,7 @@ class NoShardFilesError(DataError):
   """A split folder that holds no `<i>-of-<n>.tfrecord` file: the data is absent, not damaged."""
 
 
-class DataAccessError(PermissionError):
+class DataAccessError(errors.ProjectError, PermissionError):
   """Data that may be there but cannot be read: missing or wrong credentials, no permission.
   Never a reason to train on other data (it is not a FileNotFoundError)."""
 

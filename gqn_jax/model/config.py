@@ -48,12 +48,12 @@ class GQNConfig:
   # the ELBO's terms (image mean, log-density, posterior and prior, KL). 'bfloat16' is for TPUs
   # and GPUs (docs/model.md); XLA:CPU computes it no faster than float32.
   compute_dtype: str = "float32"
-  # Camera positions are multiplied by this before they enter the networks (viewpoint.py), beside
-  # pixels in [0, 1] and unit-range angle features. 'auto': 1 / the root mean square distance of
-  # the training cameras from the origin, measured when a run starts and stored with it
-  # (gqn_jax.runs.camera_scale), so every dataset's positions arrive at about unit scale; a
-  # number (or its text, as a command line gives it) is used as given (1.0: the paper's raw poses).
-  position_scale: float | str = "auto"
+  # Camera positions are multiplied by this positive number before they enter the networks
+  # (viewpoint.py), beside pixels in [0, 1] and unit-range angle features; 1.0 is the paper's raw
+  # poses. A training run chooses it from its data (config.model.position_scale='auto',
+  # resolved by gqn_jax.runs.configs.model_config before the model is built): the model itself
+  # only ever holds the number.
+  position_scale: float = 1.0
 
   def __post_init__(self):
     if self.representation not in representation.REPRESENTATIONS:
@@ -92,15 +92,17 @@ class GQNConfig:
 
 
 def parse_position_scale(value):
-  """'auto', or a positive number from a number or its text; ValueError naming the value else."""
-  if value == "auto":
-    return value
+  """A positive, finite number from a number or its text; ValueError naming the value else."""
+  if isinstance(value, bool):
+    value = None
   try:
     number = float(value)
   except (TypeError, ValueError):
     number = float("nan")
   if not number > 0 or number == float("inf"):
-    raise ValueError(f"GQNConfig.position_scale={value!r}: expected 'auto' or a positive number")
+    hint = (" ('auto' is a training run's setting, config.model.position_scale, resolved from "
+            "the data by gqn_jax.runs.configs.model_config)" if value == "auto" else "")
+    raise ValueError(f"GQNConfig.position_scale={value!r}: expected a positive number{hint}")
   return number
 
 

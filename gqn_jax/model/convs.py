@@ -120,8 +120,8 @@ def resolve_conv_impl(conv_impl):
   'auto' is CPU_DEFAULT on the CPU backend and 'xla' elsewhere. On CPU, XLA runs a convolution
   inside a `lax.scan` body (and its gradient) on a slow generic path: one 5x5 gate conv at B=36,
   forward + weight gradient over 2 scanned steps, did not finish in 5 minutes, where im2col +
-  matmul took 3.0 s (benchmarks/bench_scan_conv.py), and Winograd F(4x4)'s batched matmul does
-  a sixth of the multiplies. GPUs and TPUs run convolutions natively and keep XLA's conv (on an
+  matmul took 3.0 s (benchmarks/bench_scan_conv.py of commit 50195c9), and Winograd F(4x4)'s
+  batched matmul does a sixth of the multiplies. GPUs and TPUs run convolutions natively and keep XLA's conv (on an
   H200 it beat both matmul forms: docs/model.md).
   """
   if conv_impl not in CONV_IMPLS:

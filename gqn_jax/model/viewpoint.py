@@ -19,11 +19,6 @@ def encode_viewpoint(cameras_Nx5, position_scale=1.0):
     raise ValueError(
         f"cameras must end in {RAW_POSE_SIZE} raw numbers (x, y, z, yaw, pitch); got shape "
         f"{tuple(cameras_Nx5.shape)}. Pass the raw poses, not already-encoded ones.")
-  if isinstance(position_scale, str):
-    raise ValueError(
-        f"position_scale={position_scale!r} is resolved to a number from a run's training "
-        "cameras (gqn_jax.runs.configs.model_config builds the model from a run's config); a "
-        "GQNConfig made by hand needs a number, e.g. position_scale=1.0")
   position = cameras_Nx5[..., :3] * position_scale
   yaw = cameras_Nx5[..., 3:4]
   pitch = cameras_Nx5[..., 4:5]

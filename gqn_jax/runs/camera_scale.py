@@ -7,11 +7,11 @@ Camera positions enter the networks beside pixels in [0, 1] and unit-range angle
 positions 33 units out, the tiny model's prediction from its context stays below the mean training
 image, where at unit scale it beats it (docs/training.md, "Camera units").
 
-- `resolve(config, saved_config)` fills `config.data.camera_distance_rms`, the root mean square
-  distance from the origin of the first NUM_SCENES training scenes' cameras (all their views, in
-  file order, so every process and every restart measures the same number); a resumed run takes
-  it from its checkpoint instead. It is stored with the run's config, so evaluation, rendering and
-  export use the value training used.
+- `resolve(config)` fills `config.data.camera_distance_rms`, the root mean square distance from
+  the origin of the first NUM_SCENES training scenes' cameras (all their views, in file order, so
+  every process and every restart measures the same number), when position_scale is 'auto'; a
+  resumed run first takes it from its checkpoint (`adopt_saved`, which reads no data). It is
+  stored with the run's config, so evaluation, rendering and export use the value training used.
 - With `config.model.position_scale='auto'` the model multiplies positions by
   1 / camera_distance_rms (gqn_jax.runs.configs.model_config); a number is used as given.
 - `far_cameras_message(cameras, config)` says when poses given to a trained model lie more than
@@ -24,10 +24,14 @@ from absl import logging
 import numpy as np
 
 from gqn_jax.data import reader
+from gqn_jax.runs import configs
 from gqn_jax.runs import data_source
 
 NUM_SCENES = 64
 FAR_FACTOR = 3.0
+# 'auto' refuses cameras closer than this to the origin (root mean square): a scale above 1000
+# would turn the tiny jitter of poses around the origin into the networks' largest inputs.
+MIN_DISTANCE_RMS = 1e-3
 SIGNIFICANT_DIGITS = 4  # stored rounded: a readable number in config.json, the same on every host
 
 
@@ -37,11 +41,11 @@ def distance_rms(cameras_Nx5):
   if not len(positions):
     raise ValueError("no camera poses to measure")
   value = float(np.sqrt(np.mean(np.sum(positions ** 2, axis=-1))))
-  if not value > 0 or not math.isfinite(value):
+  if not (MIN_DISTANCE_RMS <= value < math.inf):
     raise ValueError(
-        f"the training cameras' positions have root mean square distance {value} from the "
-        "origin; position_scale='auto' needs cameras away from the origin: set "
-        "config.model.position_scale to a number instead")
+        f"the training cameras lie {value:.3g} units from the origin (root mean square; "
+        f"position_scale='auto' needs a finite distance of at least {MIN_DISTANCE_RMS}): set "
+        "--config.model.position_scale=1.0 (the raw positions) or another positive number")
   return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
@@ -66,21 +70,27 @@ def training_cameras(config, num_scenes=NUM_SCENES):
   return np.stack(poses)
 
 
-def resolve(config, saved_config=None):
-  """Sets config.data.camera_distance_rms (unless given): from `saved_config` (the checkpoint's
-  config dict of the run being resumed) when it has one, else measured; returns `config`."""
-  if config.data.get("camera_distance_rms") is not None:
-    return config
+def adopt_saved(config, saved_config):
+  """Sets config.data.camera_distance_rms from `saved_config` (the checkpoint's config dict of
+  the run being resumed) when the config leaves it unset and the run stored one; reads no data,
+  so a resume can be judged before anything is read. Returns `config`."""
   saved = (saved_config or {}).get("data", {}).get("camera_distance_rms")
-  if saved is not None:
+  if config.data.get("camera_distance_rms") is None and saved is not None:
     config.data.camera_distance_rms = float(saved)
+  return config
+
+
+def resolve(config):
+  """Measures config.data.camera_distance_rms from the first NUM_SCENES training scenes when
+  position_scale is 'auto' and the distance is not known yet (given, or adopted from the run
+  being resumed); a numeric position_scale measures nothing. Returns `config`."""
+  if config.data.get("camera_distance_rms") is not None or not configs.position_scale_is_auto(
+      config):
     return config
   config.data.camera_distance_rms = distance_rms(training_cameras(config))
-  scale = config.model.position_scale
   logging.info("training cameras: %.4g units from the origin (root mean square over %d scenes); "
-               "positions enter the networks times %s", config.data.camera_distance_rms,
-               NUM_SCENES, f"{1 / config.data.camera_distance_rms:.4g} (position_scale='auto')"
-               if scale == "auto" else f"{scale} (config.model.position_scale)")
+               "positions enter the networks times %.4g (position_scale='auto')",
+               config.data.camera_distance_rms, NUM_SCENES, 1 / config.data.camera_distance_rms)
   return config
 
 

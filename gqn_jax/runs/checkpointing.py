@@ -8,7 +8,11 @@ A step directory under `<workdir>/checkpoints/` is a Composite with items
   data       the input's position, one file per process: a tf.data iterator's tf.train.Checkpoint,
              or a scene stream's counter as JSON (gqn_jax.scenes.stream).
 Orbax writes a step into a temporary directory and renames it when every item is complete, so a
-crash during a save leaves the previous step as the latest usable one.
+crash during a save leaves the previous step as the latest usable one. Once a step has committed,
+the digests of its files are recorded beside it (gqn_jax.runs.digests), and every reader checks
+them: `newest_intact` names each damaged step (a file changed, missing or unreadable, a config
+that does not read) and falls back to the newest intact one; `set_aside` moves damaged steps of a
+run out of the way (into `<workdir>/damaged_checkpoints/`, nothing deleted) before it resumes.
 
 Why checkpoint the iterator rather than make batches a function of (seed, step): the pipeline
 shuffles a stream of scenes and samples contexts on the fly; regenerating batch s from scratch would
@@ -19,16 +23,28 @@ random-op seeds included), so a resumed run sees exactly the batches an uninterr
 import dataclasses
 import json
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
-from gqn_jax import paths
+from gqn_jax.runs import digests
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import paths
 
 CHECKPOINT_DIR = "checkpoints"  # <workdir>/checkpoints holds the CheckpointManager's steps
 PARAMS = "params"
 OPT_STATE = "opt_state"
 CONFIG = "config"
 DATA = "data"
+DAMAGED_DIR = "damaged_checkpoints"  # <workdir>/damaged_checkpoints: steps set aside, kept
+
+
+class DamagedCheckpointError(errors.ProjectError, ValueError):
+  """No checkpoint of a directory is intact: each tried step is named with what failed."""
+
+
+class CheckpointNotFoundError(errors.ProjectError, FileNotFoundError):
+  """No checkpoint (or not the step asked for) where one was expected."""
 
 
 class InputStateHandler(ocp.CheckpointHandler):
@@ -86,15 +102,45 @@ class InputStateRestore(ocp.args.CheckpointArgs):
   iterator: object  # restored in place and returned
 
 
+class _DigestingManager(ocp.CheckpointManager):
+  """A CheckpointManager that records the digests of each step it saves once the step has
+  committed: when the next save starts (Orbax has waited for the previous one by then) and
+  whenever the caller waits for the saves to finish. The main process writes them."""
+
+  def __init__(self, directory, item_handlers, options):
+    self._committing = []  # steps saved, not yet recorded, oldest first
+    self._digest_dir = directory
+    super().__init__(directory, item_handlers=item_handlers, options=options)
+
+  def save(self, step, *args, **kwargs):
+    self.wait_until_finished()  # what Orbax does before a save anyway; then record the last one
+    saved = super().save(step, *args, **kwargs)
+    if saved:
+      self._committing.append(step)
+    return saved
+
+  def wait_until_finished(self):
+    super().wait_until_finished()
+    self._record_committed()
+
+  def _record_committed(self):
+    while self._committing:
+      step = self._committing.pop(0)
+      if jax.process_index() == 0 and (paths.resolve(self._digest_dir) / str(step)).exists():
+        digests.write(self._digest_dir, step)
+    if jax.process_index() == 0:
+      digests.forget_removed(self._digest_dir)
+
+
 def create_manager(workdir, max_to_keep):
-  """The CheckpointManager of a run: `<workdir>/checkpoints`, async saves, last `max_to_keep`."""
+  """The CheckpointManager of a run: `<workdir>/checkpoints`, async saves, last `max_to_keep`,
+  each step's digests recorded once it has committed."""
   # cleanup_tmp_directories: a save that a crash interrupted leaves `<step>.orbax-checkpoint-tmp`
   # (up to 2 GB at the paper size); the next run removes it before it starts.
   options = ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True,
       cleanup_tmp_directories=True)
-  return ocp.CheckpointManager(
-      paths.resolve(workdir) / CHECKPOINT_DIR, item_handlers=_item_handlers(), options=options)
+  return _DigestingManager(paths.resolve(workdir) / CHECKPOINT_DIR, _item_handlers(), options)
 
 
 def reading_manager(directory):
@@ -149,18 +195,51 @@ def flatten(tree, prefix=""):
   return flat
 
 
-def peek_latest(workdir):
-  """(latest step, its saved config dict) of `<workdir>/checkpoints`, or (None, None) when there
-  is none; creates nothing."""
-  directory = paths.resolve(workdir) / CHECKPOINT_DIR
+def newest_intact(directory, step=None):
+  """(step, its config dict, [(damaged step, what failed)]) of the newest step of `directory`
+  (`<workdir>/checkpoints`) whose files match their digests and whose config reads; each newer
+  step skipped is logged as one warning line. With `step`, only that step is tried. (None, None,
+  []) when there is no checkpoint; DamagedCheckpointError when none of them is intact."""
+  directory = paths.resolve(directory)
   if not directory.exists():
-    return None, None
-  manager = reading_manager(directory)
-  try:
-    step = manager.latest_step()
-    return (step, read_config(manager, step)) if step else (None, None)
-  finally:
-    manager.close()
+    return None, None, []
+  with reading_manager(directory) as manager:
+    steps = sorted(manager.all_steps(), reverse=True) if step is None else [step]
+    damaged = []
+    for candidate in steps:
+      problem = digests.check(directory, candidate)
+      if problem is None or problem == digests.NOT_RECORDED:
+        try:
+          config = read_config(manager, candidate)
+        except Exception as error:  # pylint: disable=broad-except  (any damage Orbax meets)
+          problem = f"its config does not read ({type(error).__name__}: {str(error)[:120]})"
+        else:
+          if problem == digests.NOT_RECORDED:
+            logging.info("the checkpoint of step %d in %s has no recorded digests (written before "
+                         "they were): its files could not be checked", candidate, directory)
+          return candidate, config, damaged
+      damaged.append((candidate, problem))
+      logging.warning("the checkpoint of step %d in %s is damaged: %s; %s", candidate, directory,
+                      problem, "trying the one before it" if candidate != steps[-1] else
+                      "no older one is left")
+  if not steps:
+    return None, None, []
+  tried = "; ".join(f"step {s}: {problem}" for s, problem in damaged)
+  raise DamagedCheckpointError(
+      f"no intact checkpoint in {directory} (tried {tried}). Restore the folder from a copy, or "
+      "start again in a new --workdir; the damaged files are kept as they are.")
+
+
+def set_aside(workdir, damaged_steps):
+  """Moves the step folders of `damaged_steps` to `<workdir>/damaged_checkpoints/` (kept for a
+  look, out of the way of the run's next saves and of `latest_step`)."""
+  directory = paths.resolve(workdir) / CHECKPOINT_DIR
+  target = paths.resolve(workdir) / DAMAGED_DIR
+  for step in damaged_steps:
+    target.mkdir(parents=True, exist_ok=True)
+    (directory / str(step)).rename(target / str(step))
+    logging.warning("moved the damaged checkpoint of step %d to %s", step, target / str(step))
+  digests.forget_removed(directory)
 
 
 def read_config(manager, step):

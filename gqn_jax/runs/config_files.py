@@ -9,7 +9,8 @@ returns an ml_collections.ConfigDict of data. It is named 'path/to/file.py[:arg]
 - `load(spec)`: the ConfigDict of 'file.py[:arg]' (what tests, notebooks and benchmarks call);
 - `sibling(config_file, name)`: another file of the same folder as a module (how every dataset
   file reads `configs/default.py`, Table S1, whichever folder the command runs from);
-- `parse_arg` / `apply_overrides`: a size preset and a dataset variant from the ':arg' string.
+- `parse_arg` / `apply_overrides`: a size preset and a dataset variant from the ':arg' string;
+- `resolve_argv(argv)`: a command line's --config found from any folder, before heavy imports.
 
 This module imports nothing heavy, so that reading a config stays cheap.
 """
@@ -19,13 +20,15 @@ import importlib.util
 import os
 import pathlib
 
+from gqn_jax.runtime import errors
+
 # The folder that holds gqn_jax/ and configs/ in a checkout (or an editable install), so that
 # 'configs/rooms.py' is found from notebooks/ and benchmarks/ too.
 REPO_DIR = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = "configs/rooms.py:small"
 
 
-class ConfigFileError(FileNotFoundError):
+class ConfigFileError(errors.ProjectError, FileNotFoundError):
   """The config file named on the command line or in code does not exist."""
 
 
@@ -121,3 +124,22 @@ def apply_overrides(config, overrides):
       raise KeyError(f"preset key {dotted!r} is not a config key")
     config[section][key] = value
   return config
+
+
+def resolve_argv(argv):
+  """argv with --config's file found (`find`: from here or from the checkout), so that
+  `--config=configs/rooms.py` works from any folder; ConfigFileError (saying what was looked for
+  and the right form) for a file that is nowhere."""
+  argv = list(argv)
+  for index, word in enumerate(argv):
+    if word.startswith("--config="):
+      prefix, value = "--config=", word[len("--config="):]
+    elif word == "--config" and index + 1 < len(argv):
+      index, prefix, value = index + 1, "", argv[index + 1]
+    else:
+      continue
+    path, colon, arg = value.partition(":")
+    found = find(path)
+    if not os.path.isfile(path):  # found under the checkout, not from here
+      argv[index] = f"{prefix}{found}{colon}{arg}"
+  return argv

@@ -15,10 +15,12 @@ from gqn_jax.data import records
 from gqn_jax.model import config as gqn_config
 from gqn_jax.model import gqn
 from gqn_jax.runs import data_source
+from gqn_jax.runtime import errors
 
 # What a config saved before a field existed meant by leaving it out (configs made now always hold
 # every field): checkpoints of older versions keep rebuilding the model they were trained with.
 VALUES_BEFORE_THE_FIELD = {"image_mean": "sigmoid", "position_scale": 1.0}
+AUTO = "auto"  # config.model.position_scale: measure the training cameras (runs.camera_scale)
 
 
 def apply_settings(config, settings):
@@ -42,22 +44,29 @@ def apply_settings(config, settings):
 
 def model_config(config):
   """The GQNConfig of a run: config.model's values at config.data.image_size, with
-  position_scale='auto' resolved by the training cameras' measured distance
-  (config.data.camera_distance_rms, filled in by gqn_jax.runs.camera_scale when a run starts)."""
-  checked = _checked_model_config(config)
-  if checked.position_scale != "auto":
-    return checked
-  distance = config.data.get("camera_distance_rms")
-  if distance is None:
-    raise ValueError(
-        "config.model.position_scale='auto' needs config.data.camera_distance_rms, which "
-        "training measures from the data when a run starts (gqn_jax.runs.camera_scale.resolve) "
-        "and stores with the run; resolve it first, or give position_scale a number")
-  return dataclasses.replace(checked, position_scale=1.0 / float(distance))
+  position_scale='auto' turned into the model's number, 1 / the training cameras' measured
+  distance (config.data.camera_distance_rms, filled in by gqn_jax.runs.camera_scale when a run
+  starts). The model never sees 'auto'."""
+  values = _model_values(config)
+  if values.get("position_scale") == AUTO:
+    distance = config.data.get("camera_distance_rms")
+    if distance is None:
+      raise ValueError(
+          "config.model.position_scale='auto' needs config.data.camera_distance_rms, which "
+          "training measures from the data when a run starts (gqn_jax.runs.camera_scale.resolve)"
+          " and stores with the run; resolve it first, or give position_scale a number")
+    values["position_scale"] = 1.0 / float(distance)
+  return gqn_config.GQNConfig(image_size=config.data.image_size, **values)
 
 
-def _checked_model_config(config):
-  """GQNConfig of config.model as written ('auto' left as it is), every value checked."""
+def position_scale_is_auto(config):
+  """Whether the run measures its cameras to choose the model's position scale."""
+  return _model_values(config).get("position_scale") == AUTO
+
+
+def _model_values(config):
+  """{GQNConfig field: value} of config.model as written ('auto' left as it is), with the values
+  of fields that older saved configs lack; unknown keys are an error naming them."""
   known = {field.name for field in dataclasses.fields(gqn_config.GQNConfig)} - {"image_size"}
   given = set(config.model.keys())
   if given - known:
@@ -66,6 +75,14 @@ def _checked_model_config(config):
         f"known: {sorted(known)}")
   values = {key: value for key, value in VALUES_BEFORE_THE_FIELD.items() if key not in given}
   values.update(config.model.to_dict())
+  return values
+
+
+def _checked_model_config(config):
+  """GQNConfig of config.model, every value checked ('auto' checked as the run setting it is)."""
+  values = _model_values(config)
+  if values.get("position_scale") == AUTO:
+    values["position_scale"] = 1.0  # the number comes from the data; here only the rest is checked
   return gqn_config.GQNConfig(image_size=config.data.image_size, **values)
 
 
@@ -80,8 +97,17 @@ _POSITIVE_INTS = ("batch_size", "log_every", "checkpoint_every", "eval_every", "
 
 
 def check_config(config, device_count):
-  """Raises ValueError naming the first bad key/value of `config` for a run on `device_count`
-  devices."""
+  """Raises ConfigError (a ValueError) naming the first bad key/value of `config` for a run on
+  `device_count` devices."""
+  try:
+    _check_config(config, device_count)
+  except errors.ProjectError:
+    raise
+  except ValueError as error:
+    raise errors.ConfigError(str(error)) from error
+
+
+def _check_config(config, device_count):
   for section in _SECTIONS:
     if section not in config:
       raise ValueError(

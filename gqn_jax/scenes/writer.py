@@ -23,9 +23,9 @@ import zlib
 from absl import logging
 import numpy as np
 
-from gqn_jax import paths
 from gqn_jax.data import reader
 from gqn_jax.data import records
+from gqn_jax.runtime import paths
 from gqn_jax.scenes import datasets
 
 GENERATOR_VERSION = 2  # bump whenever a seed would render a different scene

@@ -34,10 +34,10 @@ import math
 import jax
 import numpy as np
 
-from gqn_jax import console
-from gqn_jax import paths
 from gqn_jax.data import reader
 from gqn_jax.runs import image_metrics
+from gqn_jax.runtime import console
+from gqn_jax.runtime import paths
 from gqn_jax.trained import restore
 from gqn_jax.trained import run_scenes
 

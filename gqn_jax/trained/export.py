@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
-from gqn_jax import paths
 from gqn_jax.runs import checkpointing
+from gqn_jax.runs import digests
+from gqn_jax.runtime import paths
 from gqn_jax.trained import restore
 
 PORTABLE_DATA_PATHS = {"root": "~/gqn-datasets", "procedural_cache": "~/.cache/gqn_jax/procedural"}
@@ -38,4 +39,5 @@ def export(workdir, out, step=None, dtype="float16"):
         checkpointing.PARAMS: ocp.args.StandardSave(params),
         checkpointing.CONFIG: ocp.args.JsonSave(config)}))
     manager.wait_until_finished()
+  digests.write(directory, trained.step)  # what a restore checks the shipped files against
   return directory / str(trained.step)

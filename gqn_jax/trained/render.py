@@ -17,9 +17,9 @@ import dataclasses
 import jax
 import numpy as np
 
-from gqn_jax import console
 from gqn_jax import images
-from gqn_jax import paths
+from gqn_jax.runtime import console
+from gqn_jax.runtime import paths
 from gqn_jax.trained import restore
 from gqn_jax.trained import run_scenes
 

@@ -25,13 +25,13 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gqn_jax import paths
 from gqn_jax.model import gqn
 from gqn_jax.model import viewpoint
 from gqn_jax.runs import camera_scale
 from gqn_jax.runs import checkpointing
 from gqn_jax.runs import configs
 from gqn_jax.runs import schedules
+from gqn_jax.runtime import paths
 
 DEFAULT_CHUNK_SIZE = 32  # generator rows per compiled call: bounds memory (samples depend on it)
 
@@ -74,30 +74,8 @@ def abstract_params(config, device=None):
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), shapes)
 
 
-def _resolve_step(manager, directory, step):
-  steps = sorted(manager.all_steps())
-  if not steps:
-    raise FileNotFoundError(
-        f"no checkpoint found in {directory}: expected an Orbax CheckpointManager directory with "
-        "numbered step folders, as `python -m gqn_jax.main --workdir=...` writes. Train first or "
-        "pass the workdir of a finished run.")
-  if step is None:
-    return steps[-1]
-  if step not in steps:
-    raise FileNotFoundError(f"no checkpoint for step {step} in {directory}; saved steps: {steps}")
-  return step
-
-
-def _restore_config(manager, directory, step):
-  try:
-    restored = manager.restore(
-        step, args=ocp.args.Composite(**{checkpointing.CONFIG: ocp.args.JsonRestore()}))
-  except Exception as error:  # pylint: disable=broad-except
-    raise ValueError(
-        f"could not read the `config` item of step {step} in {directory}: expected a Composite "
-        f"checkpoint with items params, opt_state and config (JsonSave of config.to_dict()). "
-        f"Orbax said: {error}") from error
-  config = ml_collections.ConfigDict(restored[checkpointing.CONFIG])
+def _checked_config(saved, directory, step):
+  config = ml_collections.ConfigDict(saved)
   for section in ("model", "data", "train"):
     if section not in config:
       raise ValueError(
@@ -123,16 +101,26 @@ def _restore_params(manager, directory, step, config):
 
 
 def load(workdir, step=None):
-  """Restores config and params of `step` (latest by default) from `<workdir>/checkpoints`."""
+  """Restores config and params of `step` (by default the newest intact one: a damaged newer
+  step is named in a warning and skipped) from `<workdir>/checkpoints`, its files checked
+  against their recorded digests; checkpointing.DamagedCheckpointError when none is intact."""
   directory = checkpoint_dir(workdir)
   if not directory.is_dir():
-    raise FileNotFoundError(
+    raise checkpointing.CheckpointNotFoundError(
         f"no checkpoint directory at {directory}: expected `<workdir>/"
         f"{checkpointing.CHECKPOINT_DIR}` written by training "
         "(gqn_jax.training.train.train_and_evaluate). Check --workdir.")
+  if step is not None and step not in available_steps(workdir):
+    raise checkpointing.CheckpointNotFoundError(
+        f"no checkpoint for step {step} in {directory}; saved steps: {available_steps(workdir)}")
+  step, saved_config, _ = checkpointing.newest_intact(directory, step)
+  if step is None:
+    raise checkpointing.CheckpointNotFoundError(
+        f"no checkpoint found in {directory}: expected an Orbax CheckpointManager directory with "
+        "numbered step folders, as `python -m gqn_jax.main --workdir=...` writes. Train first or "
+        "pass the workdir of a finished run.")
+  config = _checked_config(saved_config, directory, step)
   with checkpointing.reading_manager(directory) as manager:
-    step = _resolve_step(manager, directory, step)
-    config = _restore_config(manager, directory, step)
     params = _restore_params(manager, directory, step, config)
   return TrainedGQN(config=config, params=params, step=int(step))
 

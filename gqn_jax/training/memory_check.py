@@ -18,11 +18,13 @@ import os
 from absl import logging
 import jax
 
+from gqn_jax.runtime import errors
+
 SKIP_ENV = "GQN_JAX_SKIP_MEMORY_CHECK"
 _GIB = 2.0 ** 30
 
 
-class StepMemoryError(MemoryError):
+class StepMemoryError(errors.ProjectError, MemoryError):
   """The training step needs more memory than the device has free."""
 
 

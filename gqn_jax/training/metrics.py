@@ -21,8 +21,8 @@ import time
 from absl import logging
 import numpy as np
 
-from gqn_jax import paths
 from gqn_jax.data import reader
+from gqn_jax.runtime import paths
 
 class JsonLines:
   """`<workdir>/metrics.jsonl`: one JSON record per line, each with its 'step'.
@@ -148,9 +148,12 @@ def _json_number(value):
 
 
 def format_duration(seconds):
-  """'1h02m', '3m05s' or '12s': short enough for a log line's ETA."""
+  """'3.5 days', '1h02m', '3m05s' or '12s': short enough for a log line's ETA."""
   if not math.isfinite(seconds) or seconds < 0:
     return "?"
+  if seconds >= 2 * 86400:
+    days = seconds / 86400
+    return f"{days / 365.25:.1f} years" if days >= 730 else f"{days:.1f} days"
   seconds = int(round(seconds))
   hours, rest = divmod(seconds, 3600)
   minutes, secs = divmod(rest, 60)

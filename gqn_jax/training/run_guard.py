@@ -19,6 +19,7 @@ Two guards, both taken by train.train_and_evaluate before anything is read or co
   their holder and must be removed by hand.
 """
 
+import hashlib
 import json
 import os
 import socket
@@ -26,9 +27,11 @@ import time
 
 from absl import logging
 
-from gqn_jax import paths
 from gqn_jax.runs import checkpointing
+from gqn_jax.runs import config_files
 from gqn_jax.runs import configs
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import paths
 
 LOCK_NAME = "LOCK"
 HISTORY_NAME = "config_history.jsonl"
@@ -40,11 +43,11 @@ RESUMABLE_CHANGES = frozenset({
 ALLOW_FLAG = "--allow_config_change"
 
 
-class ConfigChangedError(ValueError):
+class ConfigChangedError(errors.ProjectError, ValueError):
   """A workdir's run was started with another config; resuming it would mix two runs."""
 
 
-class WorkdirLockedError(RuntimeError):
+class WorkdirLockedError(errors.ProjectError, RuntimeError):
   """Another process trains in this workdir."""
 
 
@@ -63,6 +66,21 @@ def config_changes(saved_dict, config_dict):
     if key not in new or saved[key] != new[key]:
       changes[key] = (saved[key], new.get(key, "(no such key now)"))
   return changes
+
+
+def default_workdir(config_path, config):
+  """/tmp/gqn_jax/<dataset>[_<arg>][_<hash of the overrides>]: distinct configs do not resume
+  each other's checkpoints. The hash covers the --config.x=y overrides that change anything but
+  how long to run and how often to log or save (RESUMABLE_CHANGES), so changing the learning rate
+  on the command line starts a new run, while --config.train.num_steps=N continues the same one."""
+  _, _, arg = (config_path or "").partition(":")
+  suffix = "_" + arg.replace(",", "_") if arg else ""
+  changes = config_changes(config_files.load(config_path).to_dict(), config.to_dict())
+  overrides = sorted(f"{key}={new!r}" for key, (_, new) in changes.items()
+                     if key not in RESUMABLE_CHANGES)
+  if overrides:
+    suffix += "_" + hashlib.sha1("\n".join(overrides).encode("utf-8")).hexdigest()[:8]
+  return os.path.join("/tmp/gqn_jax", f"{config.data.name}{suffix}")
 
 
 def check_resume(saved_dict, config, workdir, start_step, allow_config_change=False):

@@ -9,8 +9,8 @@
 They take the model, the optimizer and the two schedules as plain arguments (no config), so that
 benchmarks/bench_model.py times the very update training runs, on hosts without TensorFlow or
 ml_collections. gqn_jax.training.train builds them from a run's config (`steps_for_config`) and
-runs each through a `CompiledStep`: compiled ahead of time, once per batch shape, every compile
-announced on the console (a run's first minute is mostly compiling).
+runs each through a `CompiledStep`: compiled ahead of time, once per signature of its arguments
+(shapes, dtypes, shardings: what jit keys compiles by), every compile announced on the console (a run's first minute is mostly compiling).
 """
 
 import time
@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gqn_jax import compile_cache
 from gqn_jax.model import gqn
 from gqn_jax.runs import image_metrics
+from gqn_jax.runtime import compile_cache
 
 
 class Steps(NamedTuple):
@@ -118,34 +118,69 @@ def _all_finite(tree):
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
-class CompiledStep:
-  """A jitted step, compiled ahead of time once per `shape_key` (what varies between its calls'
-  shapes, e.g. the context slots of a batch) and called through that executable.
+_compile_seconds = [0.0]  # every CompiledStep's compiles in this process, for rates without them
 
-  Each compile logs what it compiles before it starts and how long it took after, and whether the
-  persistent compilation cache held it; the memory check reads XLA's analysis of the very
-  executable the run then calls (`compiled`), so checking costs no compile of its own.
+
+def compile_seconds():
+  """Seconds this process has spent in CompiledStep compiles (a training log's rates leave them
+  out)."""
+  return _compile_seconds[0]
+
+
+class CompiledStep:
+  """A jitted step, compiled ahead of time once per signature of its arguments and called
+  through that executable.
+
+  The signature is what jax.jit itself keys its compiles by: the arguments' tree structure and
+  each leaf's shape, dtype, weak type and sharding (`signature`). So any new shape, dtype or
+  sharding (a batch with fewer context slots, another batch size) compiles once, where calling
+  an executable compiled for other arguments would raise. Each compile logs what it compiles
+  before it starts and how long it took after, and whether the persistent compilation cache held
+  it; the memory check reads XLA's analysis of the very executable the run then calls
+  (`compiled`), so checking costs no compile of its own.
   """
 
-  def __init__(self, jitted, what):
-    self.jitted, self.what = jitted, what
+  def __init__(self, jitted, what, describe=None):
+    """describe: args -> a few words on what this compile is for (e.g. its context slots)."""
+    self.jitted, self.what, self._describe = jitted, what, describe
     self._executables = {}
 
-  def compiled(self, shape_key, *args):
-    """The executable for `shape_key`, compiled for `args` the first time."""
-    if shape_key not in self._executables:
-      self._executables[shape_key] = self._compile(shape_key, args)
-    return self._executables[shape_key]
+  def compiled(self, *args):
+    """The executable for arguments like `args`, compiled for them the first time."""
+    key = signature(args)
+    if key not in self._executables:
+      self._executables[key] = self._compile(args)
+    return self._executables[key]
 
-  def __call__(self, shape_key, *args):
-    return self.compiled(shape_key, *args)(*args)
+  def __call__(self, *args):
+    return self.compiled(*args)(*args)
 
-  def _compile(self, shape_key, args):
-    name = f"{self.what} ({shape_key})" if shape_key is not None else self.what
+  def _compile(self, args):
+    name = f"{self.what} ({self._describe(args)})" if self._describe else self.what
     logging.info("compiling the %s...", name)
     start, read_before = time.perf_counter(), compile_cache.counts()["read"]
     executable = self.jitted.lower(*args).compile()
+    seconds = time.perf_counter() - start
+    _compile_seconds[0] += seconds
     source = ("read from the compilation cache" if compile_cache.counts()["read"] > read_before
               else "compiled")
-    logging.info("%s: %s in %.1f s", name, source, time.perf_counter() - start)
+    logging.info("%s: %s in %.1f s", name, source, seconds)
     return executable
+
+
+def signature(args):
+  """A hashable key of `args` as jax.jit tells calls apart: the pytree structure and, for each
+  leaf, its shape, dtype, weak type and sharding (None for host values, which jit places)."""
+  leaves, treedef = jax.tree.flatten(args)
+  return treedef, tuple(_leaf_signature(leaf) for leaf in leaves)
+
+
+def _leaf_signature(leaf):
+  if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
+    return (type(leaf),)  # a Python scalar: traced as a weakly typed scalar of its type
+  if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+    dtype = str(leaf.dtype)  # typed keys: the implementation is part of the dtype
+  else:
+    dtype = jnp.dtype(leaf.dtype)
+  sharding = getattr(leaf, "sharding", None) if isinstance(leaf, jax.Array) else None
+  return tuple(leaf.shape), dtype, bool(getattr(leaf, "weak_type", False)), sharding

@@ -1,8 +1,9 @@
 """Algorithm S1: training a GQN, data-parallel over every device of every host.
 
 `train_and_evaluate(config, workdir)` is the whole run: check the config and that the workdir is
-writable, measure the training cameras' distance once (camera_scale.resolve; a resumed run keeps
-its own), find the data once (data_source.resolve), build the model from `config.model`
+writable and that a resumed workdir holds this run (run_guard.check_resume, before any data is
+read), measure the training cameras' distance once (camera_scale.resolve; a resumed run keeps its
+own), find the data once (data_source.resolve), build the model from `config.model`
 (configs.build_model), restore the latest checkpoint of `workdir` if there is one (its model size
 checked first), then loop: one jitted update per step, metrics read back one step late,
 evaluation on the test split every `eval_every` steps, an Orbax checkpoint every
@@ -28,9 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gqn_jax import console
 from gqn_jax import images
-from gqn_jax import paths
 from gqn_jax.model import gqn
 from gqn_jax.runs import camera_scale
 from gqn_jax.runs import checkpointing
@@ -38,6 +37,9 @@ from gqn_jax.runs import configs
 from gqn_jax.runs import data_source
 from gqn_jax.runs import image_metrics
 from gqn_jax.runs import schedules
+from gqn_jax.runtime import console
+from gqn_jax.runtime import errors
+from gqn_jax.runtime import paths
 from gqn_jax.training import context_trim
 from gqn_jax.training import distributed
 from gqn_jax.training import memory_check
@@ -48,7 +50,14 @@ from gqn_jax.training import run_guard
 from gqn_jax.training import steps
 
 
-class NonFiniteLossError(FloatingPointError):
+# A progress line at least this often (seconds), whatever log_every says: a slow step (the paper
+# model on a laptop CPU) must not leave the console silent for an hour.
+PROGRESS_EVERY_S = 30.0
+LONG_RUN_S = 24 * 3600  # beyond this, one line says how long the run would take
+EVAL_AT_START_BATCHES = 1  # the step-0 evaluation: a baseline that costs about one step
+
+
+class NonFiniteLossError(errors.ProjectError, FloatingPointError):
   """The loss or gradient became NaN or infinite; training stopped without saving that state."""
 
 
@@ -128,14 +137,18 @@ def _to_numpy(tf_batch):
 
 
 class _StepReader:
-  """Reads a step's metrics back one step late, checks them and logs every log_every steps."""
+  """Reads a step's metrics back one step late, checks them and logs them: every log_every steps,
+  and at least every PROGRESS_EVERY_S seconds whatever the interval. Its rates (and so the ETA)
+  leave out the time spent compiling (steps.compile_seconds) and evaluating (restart_clock); once
+  a rate is known, a run that would take more than a day says so, once."""
 
   def __init__(self, config, writer, start_step, describe_latest_checkpoint):
     self._config = config
     self._writer = writer
     self._pending = None  # (step, device metrics) of the newest dispatched update
-    self._last_log = (start_step, time.perf_counter())
+    self._last_log = (start_step, time.perf_counter(), steps.compile_seconds())
     self._describe_latest_checkpoint = describe_latest_checkpoint
+    self._warned_long = False
 
   def push(self, step, metrics):
     """Hands over update `step`'s metrics, and reads the previous update's (which has finished or
@@ -145,7 +158,7 @@ class _StepReader:
 
   def restart_clock(self, step):
     """Starts the next steps/s interval now, so it does not count an evaluation's time."""
-    self._last_log = (step, time.perf_counter())
+    self._last_log = (step, time.perf_counter(), steps.compile_seconds())
 
   def flush(self, always_log=False):
     """Reads the pending metrics now (before a checkpoint, an evaluation, or the end)."""
@@ -161,19 +174,30 @@ class _StepReader:
           f" learning_rate={float(values['learning_rate'])}). Stopped before saving this state; "
           f"{self._describe_latest_checkpoint()}. Try a lower learning rate or check the data.")
     train = self._config.train
-    if step % train.log_every and step != train.num_steps and not always_log:
-      return
-    last_step, last_time = self._last_log
+    last_step, last_time, last_compile = self._last_log
     now = time.perf_counter()
-    steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
-    self._last_log = (step, now)
+    due = (step % train.log_every == 0 or step == train.num_steps or always_log
+           or now - last_time >= PROGRESS_EVERY_S)
+    if not due or step == last_step:
+      return
+    compiling = steps.compile_seconds() - last_compile
+    steps_per_sec = (step - last_step) / max(now - last_time - compiling, 1e-9)
+    self._last_log = (step, now, steps.compile_seconds())
     scalars = {name: float(value) for name, value in values.items()}
     scalars["steps_per_sec"] = steps_per_sec
     scalars["scenes_per_sec"] = steps_per_sec * train.batch_size
     self._writer.write_scalars(step, "train", scalars)
+    remaining_s = (train.num_steps - step) / max(steps_per_sec, 1e-9)
     if distributed.is_main_process():
-      gqn_metrics.log_train(step, train.num_steps, scalars,
-                            (train.num_steps - step) / max(steps_per_sec, 1e-9))
+      gqn_metrics.log_train(step, train.num_steps, scalars, remaining_s)
+      if remaining_s > LONG_RUN_S and not self._warned_long:
+        self._warned_long = True
+        logging.info(
+            "at %.3g s a step the remaining %d steps take about %s on %d %s device%s; for a run "
+            "that ends today, pass fewer --config.train.num_steps or use the small preset (e.g. "
+            "--config=configs/rooms.py:small)", 1 / steps_per_sec, train.num_steps - step,
+            gqn_metrics.format_duration(remaining_s), jax.device_count(),
+            jax.default_backend(), "s" if jax.device_count() > 1 else "")
 
 
 def _describe_latest_checkpoint(manager):
@@ -207,12 +231,18 @@ def train_and_evaluate(config, workdir, allow_config_change=False):
 
 def _set_up_and_train(config, workdir, parallelism, stop_signals, allow_config_change):
   # Before any data is read or anything compiled: is this the run the workdir holds?
-  saved_step, saved_config = checkpointing.peek_latest(workdir)
-  camera_scale.resolve(config, saved_config if saved_step else None)
+  # The newest intact checkpoint (files against their digests, a config that reads); newer
+  # damaged ones are named and, once the run is known to be this one, set aside.
+  saved_step, saved_config, damaged = checkpointing.newest_intact(
+      paths.resolve(workdir) / checkpointing.CHECKPOINT_DIR)
   changes = {}
   if saved_step:
+    camera_scale.adopt_saved(config, saved_config)
     changes = run_guard.check_resume(saved_config, config, workdir, saved_step,
                                      allow_config_change)
+  if distributed.is_main_process():
+    checkpointing.set_aside(workdir, [step for step, _ in damaged])
+  camera_scale.resolve(config)  # the first data read, once the run is known to be this one
   host_batch_size = distributed.host_batch_size(config.train.batch_size)
   inputs = data_source.make_inputs(config, host_batch_size, jax.process_index(),
                                    jax.process_count())
@@ -272,13 +302,13 @@ class _TrainLoop:
     self.stop_signals = stop_signals
     run_steps = steps_for_config(config, model, optimizer, parallelism)
     # Compiled once per context-slot count in use (the updates) or once per run (the others).
-    self.update = steps.CompiledStep(run_steps.train, "training update")
+    self.update = steps.CompiledStep(run_steps.train, "training update",
+                                     describe=lambda args: _slots(args[2]))
     self.state_check = steps.CompiledStep(run_steps.check, "state check before saving")
     eval_step = steps.CompiledStep(run_steps.eval, "evaluation step")
     self.step_key = train_key(config.seed)
     self.run_eval = functools.partial(
-        score_test_batches, functools.partial(eval_step, None), eval_dataset=eval_dataset,
-        num_batches=config.train.eval_batches, key=eval_key(config.seed),
+        score_test_batches, eval_step, eval_dataset=eval_dataset, key=eval_key(config.seed),
         parallelism=parallelism, config=config, sigma_fn=run_steps.sigma)
     self.reader = None
     # Every host must cut its batch alike, and only one host knows its own M: trim on one.
@@ -303,35 +333,29 @@ class _TrainLoop:
                                  distributed.host_batch_size(self.config.train.batch_size))
     batch = distributed.make_global_batch(host_batch, self.parallelism.batch)
     args = (params, opt_state, batch, jnp.int32(0), self.step_key)
-    memory_check.check_step_fits(
-        lambda: self.update.compiled(self.slots(batch), *args), self.config)
-
-  @staticmethod
-  def slots(batch):
-    """The update's shape key: the context slots of the batch."""
-    count = batch["context_mask"].shape[1]
-    return f"{count} context slot{'s' if count != 1 else ''}"
+    memory_check.check_step_fits(lambda: self.update.compiled(*args), self.config)
 
   def run(self, params, opt_state, start_step, workdir):
     train = self.config.train
     eval_metrics = None
     if start_step < train.num_steps:
       self.check_memory(params, opt_state)
-    if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with
-      eval_metrics = self.evaluate(params, 0)
+    if start_step == 0 and train.eval_at_start:  # the baseline later evaluations compare with:
+      # the first of the evaluation's batches (the same scenes the later ones start with)
+      eval_metrics = self.evaluate(params, 0, min(train.eval_batches, EVAL_AT_START_BATCHES))
     self.reader = _StepReader(self.config, self.writer, start_step,
                               functools.partial(_describe_latest_checkpoint, self.manager))
     deadline = time.monotonic() + train.time_limit_s if train.time_limit_s else float("inf")
     for step in range(start_step, train.num_steps):
       batch, full_host_batch = self.next_batch(step)
-      params, opt_state, metrics = self.update(self.slots(batch), params, opt_state, batch,
-                                               jnp.int32(step), self.step_key)
+      params, opt_state, metrics = self.update(params, opt_state, batch, jnp.int32(step),
+                                               self.step_key)
       done = step + 1
       if step == start_step and distributed.is_main_process():  # once: how long starting took
         jax.block_until_ready(metrics)
         logging.info("step %d done, %.1f s after the command started (compiles included); the "
-                     "log follows every %d steps", done, console.seconds_since_start(),
-                     train.log_every)
+                     "log follows every %d steps or %d s", done, console.seconds_since_start(),
+                     train.log_every, PROGRESS_EVERY_S)
       self.reader.push(done, metrics)
       stopping = self.stop_signals.requested(done, train.log_every)
       # Across hosts the check is a collective, so it runs only on logged steps there.
@@ -366,7 +390,7 @@ class _TrainLoop:
     self.reader.flush(always_log=always_log)
     batch = distributed.make_global_batch(full_host_batch, self.parallelism.batch)
     finite, loss = jax.device_get(
-        self.state_check(None, params, opt_state, batch, jnp.int32(done - 1), self.step_key))
+        self.state_check(params, opt_state, batch, jnp.int32(done - 1), self.step_key))
     if not bool(finite):
       raise NonFiniteLossError(
           f"the update of training step {done} gave parameters whose loss on that step's batch "
@@ -376,14 +400,21 @@ class _TrainLoop:
     checkpointing.save(self.manager, done, params, opt_state, self.config, self.train_iterator)
     self.writer.flush()
 
-  def evaluate(self, params, step):
-    metrics, grid = self.run_eval(params, step=step)
+  def evaluate(self, params, step, num_batches=None):
+    metrics, grid = self.run_eval(
+        params, step=step, num_batches=num_batches or self.config.train.eval_batches)
     self.writer.write_scalars(step, "test", metrics)
     self.writer.write_images(step, "test", {"context_target_posterior_prior": grid})
     self.writer.flush()
     if distributed.is_main_process():
       gqn_metrics.log_eval(step, metrics)
     return metrics
+
+
+def _slots(batch):
+  """What a training update's compile is for: the context slots of its batch."""
+  count = batch["context_mask"].shape[1]
+  return f"{count} context slot{'s' if count != 1 else ''}"
 
 
 def _any_process(flag):

@@ -10,6 +10,8 @@ import uuid
 
 from etils import epath
 
+from gqn_jax.runtime import errors
+
 
 def is_url(path):
   """True for 'scheme://...' paths such as gs://bucket/run."""
@@ -35,15 +37,15 @@ def check_writable_dir(path, what):
   while not existing.exists() and existing.parent != existing:
     existing = existing.parent
   if not existing.is_dir():
-    raise OSError(f"cannot use {path} as {what}: {existing} exists and is not a folder. Pass "
-                  "another path, or move that file away.")
+    raise errors.WorkdirError(f"cannot use {path} as {what}: {existing} exists and is not a "
+                              "folder. Pass another path, or move that file away.")
   probe = existing / f".gqn_jax-write-test-{uuid.uuid4().hex}"
   try:
     probe.write_text("")
     probe.unlink()
   except OSError as error:
-    raise OSError(f"cannot use {path} as {what}: {existing} is not writable ({error}). Pass a "
-                  "folder you can write to.") from error
+    raise errors.WorkdirError(f"cannot use {path} as {what}: {existing} is not writable "
+                              f"({error}). Pass a folder you can write to.") from error
 
 
 def process_alive(pid):

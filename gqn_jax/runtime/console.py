@@ -13,7 +13,8 @@ import time
 LIBRARY_LOGS_ENV = "GQN_JAX_LIBRARY_LOGS"
 # When the command line started, near enough: this module is among the first a command imports.
 _STARTED = time.monotonic()
-_PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout (or installed tree) that holds gqn_jax/ and benchmarks/: gqn_jax/runtime/../..
+_PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _OWN_DIRS = tuple(os.path.join(_PROJECT_DIR, name) + os.sep for name in ("gqn_jax", "benchmarks"))
 
 if os.environ.get(LIBRARY_LOGS_ENV) != "1":
