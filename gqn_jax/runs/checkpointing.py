@@ -198,13 +198,18 @@ def flatten(tree, prefix=""):
 def newest_intact(directory, step=None):
   """(step, its config dict, [(damaged step, what failed)]) of the newest step of `directory`
   (`<workdir>/checkpoints`) whose files match their digests and whose config reads; each newer
-  step skipped is logged as one warning line. With `step`, only that step is tried. (None, None,
-  []) when there is no checkpoint; DamagedCheckpointError when none of them is intact."""
+  step skipped is logged as one warning line. With `step`, only that step is tried
+  (CheckpointNotFoundError when it was not saved). (None, None, []) when there is no checkpoint;
+  DamagedCheckpointError when none of them is intact."""
   directory = paths.resolve(directory)
   if not directory.exists():
     return None, None, []
   with reading_manager(directory) as manager:
-    steps = sorted(manager.all_steps(), reverse=True) if step is None else [step]
+    saved = sorted(manager.all_steps(), reverse=True)
+    if step is not None and step not in saved:
+      raise CheckpointNotFoundError(
+          f"no checkpoint for step {step} in {directory}; saved steps: {sorted(saved)}")
+    steps = saved if step is None else [step]
     damaged = []
     for candidate in steps:
       problem = digests.check(directory, candidate)

@@ -61,10 +61,6 @@ def write(checkpoint_dir, step):
   return target
 
 
-def has_manifest(checkpoint_dir, step):
-  return _manifest_path(checkpoint_dir, step).exists()
-
-
 def check(checkpoint_dir, step):
   """None when step `step` matches its manifest; NOT_RECORDED without one; else what differs."""
   target = _manifest_path(checkpoint_dir, step)

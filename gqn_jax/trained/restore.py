@@ -110,9 +110,6 @@ def load(workdir, step=None):
         f"no checkpoint directory at {directory}: expected `<workdir>/"
         f"{checkpointing.CHECKPOINT_DIR}` written by training "
         "(gqn_jax.training.train.train_and_evaluate). Check --workdir.")
-  if step is not None and step not in available_steps(workdir):
-    raise checkpointing.CheckpointNotFoundError(
-        f"no checkpoint for step {step} in {directory}; saved steps: {available_steps(workdir)}")
   step, saved_config, _ = checkpointing.newest_intact(directory, step)
   if step is None:
     raise checkpointing.CheckpointNotFoundError(
