@@ -8,6 +8,14 @@ takes them for a partial download of DeepMind's files, so a preset trains on the
 `--config.data.source=deepmind --config.data.root=<root>`. It checks that a recipe learns the
 task rather than one renderer's conventions (docs/learning.md, screen 5).
 
+  python benchmarks/other_renderer.py --layout=srn,scene_folders --root=/root/posed --train=1500
+
+writes the same scenes as posed image files instead, each camera a 4x4 camera-to-world matrix
+written from this renderer's own camera axes: `<root>/srn/other_sm7_{train,test}/<instance>/`
+(rgb/*.png on the sky, pose/*.txt with OpenCV axes, intrinsics.txt) and
+`<root>/scene_folders/{train,test}/<scene>/` (transforms.json with OpenGL axes, RGBA PNGs whose
+sky is transparent, file paths without '.png' as Blender's exporters write them).
+
 What differs from gqn_jax.scenes on purpose:
 - shapes: each of the 7 parts is a sphere (radius 1) or a cube (side 2), at random, on a lattice
   of spacing 2 grown by a random walk that may branch; each part has its own colour, drawn in HSV;
@@ -23,6 +31,8 @@ Only the file format (gqn_jax.data.records) is shared: that is what "DeepMind's 
 import argparse
 import colorsys
 import io
+import json
+import multiprocessing
 import os
 
 import numpy as np
@@ -115,6 +125,11 @@ def _hit_cubes(origin, rays, centres):
 
 def render(centres, is_sphere, colours, position):
   """One view [FRAME, FRAME, 3] in [0, 1]."""
+  return render_with_coverage(centres, is_sphere, colours, position)[0]
+
+
+def render_with_coverage(centres, is_sphere, colours, position):
+  """One view [FRAME, FRAME, 3] in [0, 1] and the object's coverage of each pixel [FRAME, FRAME]."""
   rays = camera_rays(position)
   t_sphere = _hit_spheres(position, rays, centres)
   t_cube, cube_axis = _hit_cubes(position, rays, centres)
@@ -136,7 +151,8 @@ def render(centres, is_sphere, colours, position):
   sky = _SKY_BOTTOM + (_SKY_TOP - _SKY_BOTTOM) * ((rays[:, 1:2] + 1) / 2)
   image = np.where(hit[:, None], colours[part] * light[:, None], sky)
   image = image.reshape(FRAME, SUPERSAMPLE, FRAME, SUPERSAMPLE, 3).mean(axis=(1, 3))
-  return np.clip(image, 0, 1)
+  coverage = hit.reshape(FRAME, SUPERSAMPLE, FRAME, SUPERSAMPLE).mean(axis=(1, 3))
+  return np.clip(image, 0, 1), coverage
 
 
 def scene(seed, split, index):
@@ -172,15 +188,87 @@ def write_split(root, split, num_scenes, seed, scenes_per_file=500):
     print(f"wrote {path}", flush=True)
 
 
+def camera_to_world(position, convention):
+  """4x4 camera-to-world matrix of the camera at `position` (camera_rays' axes) in `convention`:
+  'opencv' (x right, y down, z forward) or 'opengl' (x right, y up, z backward)."""
+  forward = -position / np.linalg.norm(position)
+  right = np.cross(forward, [0.0, 1.0, 0.0])
+  right /= np.linalg.norm(right)
+  up = np.cross(right, forward)
+  columns = [right, -up, forward] if convention == "opencv" else [right, up, -forward]
+  matrix = np.eye(4)
+  matrix[:3, :3] = np.stack(columns, axis=1)
+  matrix[:3, 3] = position
+  return matrix
+
+
+def _png(path, pixels):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def _posed_scene(task):
+  """Renders one scene and writes it in each layout asked for."""
+  root, layouts, split, index, seed = task
+  rng = scene_rng(seed, split, index)
+  centres, is_sphere, colours = sample_object(rng)
+  name = f"{index:06d}"
+  frames = []
+  for view in range(VIEWS):
+    position, _, _ = sample_pose(rng)
+    image, coverage = render_with_coverage(centres, is_sphere, colours, position)
+    if "srn" in layouts:
+      folder = os.path.join(root, "srn", f"other_sm7_{split}", name)
+      _png(os.path.join(folder, "rgb", f"{view:06d}.png"), image)
+      os.makedirs(os.path.join(folder, "pose"), exist_ok=True)
+      with open(os.path.join(folder, "pose", f"{view:06d}.txt"), "w") as f:
+        f.write(" ".join(f"{v:.8f}" for v in camera_to_world(position, "opencv").ravel()) + "\n")
+    if "scene_folders" in layouts:
+      folder = os.path.join(root, "scene_folders", split, f"scene_{name}")
+      _png(os.path.join(folder, f"r_{view}.png"),
+           np.concatenate([image, coverage[..., None]], axis=-1))
+      frames.append({"file_path": f"./r_{view}",
+                     "transform_matrix": camera_to_world(position, "opengl").tolist()})
+  if "srn" in layouts:
+    focal = FRAME / 2 / np.tan(np.radians(FIELD_OF_VIEW_DEG) / 2)
+    with open(os.path.join(root, "srn", f"other_sm7_{split}", name, "intrinsics.txt"), "w") as f:
+      f.write(f"{focal:.6f} {FRAME / 2} {FRAME / 2} 0.\n0. 0. 0.\n1.\n{FRAME} {FRAME}\n")
+  if "scene_folders" in layouts:
+    folder = os.path.join(root, "scene_folders", split, f"scene_{name}")
+    with open(os.path.join(folder, "transforms.json"), "w") as f:
+      json.dump({"camera_angle_x": float(np.radians(FIELD_OF_VIEW_DEG)), "frames": frames}, f)
+
+
+def write_posed(root, layouts, counts, seed, processes):
+  """Writes `counts` {split: scenes} in the posed layouts, rendering each scene once."""
+  tasks = [(root, layouts, split, index, seed) for split, count in counts.items()
+           for index in range(count)]
+  with multiprocessing.Pool(processes) as pool:
+    for done, _ in enumerate(pool.imap_unordered(_posed_scene, tasks, chunksize=8), start=1):
+      if done % 200 == 0 or done == len(tasks):
+        print(f"wrote {done}/{len(tasks)} scenes under {root}", flush=True)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--root", required=True)
   parser.add_argument("--train", type=int, default=4000, help="training scenes")
   parser.add_argument("--test", type=int, default=100, help="held-out scenes")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--layout", default="deepmind",
+                      help="deepmind, or srn and/or scene_folders (comma-separated)")
+  parser.add_argument("--processes", type=int, default=os.cpu_count())
   args = parser.parse_args()
-  write_split(args.root, "test", args.test, args.seed)
-  write_split(args.root, "train", args.train, args.seed)
+  layouts = args.layout.split(",")
+  if layouts == ["deepmind"]:
+    write_split(args.root, "test", args.test, args.seed)
+    write_split(args.root, "train", args.train, args.seed)
+  else:
+    unknown = set(layouts) - {"srn", "scene_folders"}
+    if unknown:
+      parser.error(f"unknown layouts {sorted(unknown)}")
+    write_posed(args.root, layouts, {"test": args.test, "train": args.train}, args.seed,
+                args.processes)
 
 
 if __name__ == "__main__":

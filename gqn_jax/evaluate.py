@@ -39,8 +39,8 @@ def main(argv):
     values = "  ".join(f"{value:9.4f}" for value in results[name])
     print(f"{name:<{width}}  {values}")
   for name, scores in results.get("baselines", {}).items():
-    print(f"baseline {name}: psnr_db {scores['psnr_db']:.4f}  psnr_object_db "
-          f"{scores['psnr_object_db']:.4f}")
+    print(f"baseline {name}: " + "  ".join(
+        f"{metric} {scores[metric]:.4f}" for metric in evaluate.BASELINE_METRICS))
 
 
 if __name__ == "__main__":

@@ -83,8 +83,9 @@ def trained(tiny_run_workdir):
 # The longest files first (measured; two workers take whole files, pyproject.toml): a long file
 # started last would leave one worker running alone at the end.
 _LONGEST_FIRST = ("test_preemption.py", "test_distributed.py", "test_train.py",
-                  "test_learning_harness.py", "test_multidevice.py", "test_model.py",
-                  "test_restore.py", "test_notebooks.py")
+                  "test_own_scenes_example.py", "test_learning_harness.py", "test_multidevice.py",
+                  "test_model.py", "test_restore.py", "test_notebooks.py", "test_posed_scenes.py",
+                  "test_viewer.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -24,6 +24,24 @@ def test_nats_per_image_and_bits_per_dim():
   assert image_metrics.bits_per_dim(3.0, 2) == pytest.approx(3.0 / (12 * np.log(2)))
 
 
+def test_ssim_per_image_closed_forms():
+  rng = np.random.default_rng(0)
+  target = rng.uniform(size=(2, 16, 16, 3)).astype(np.float32)
+  np.testing.assert_allclose(image_metrics.ssim_per_image(target, target), [1.0, 1.0], atol=1e-5)
+  # A constant image c against a constant d: only the luminance term is left,
+  # (2cd + C1) / (c^2 + d^2 + C1) with C1 = (0.01)^2.
+  c, d = 0.3, 0.6
+  constant = lambda value: np.full((1, 16, 16, 3), value, np.float32)
+  luminance = (2 * c * d + 1e-4) / (c ** 2 + d ** 2 + 1e-4)
+  np.testing.assert_allclose(image_metrics.ssim_per_image(constant(c), constant(d)), [luminance],
+                             rtol=1e-4)
+  # Predictions are clipped to [0, 1] first, as for the MSE.
+  np.testing.assert_allclose(image_metrics.ssim_per_image(constant(1.7), constant(1.0)), [1.0],
+                             atol=1e-5)
+  noisy = np.clip(target + rng.normal(0, 0.2, target.shape), 0, 1).astype(np.float32)
+  assert np.all(np.asarray(image_metrics.ssim_per_image(noisy, target)) < 0.9)
+
+
 def test_mse_per_image_and_psnr():
   target = np.zeros((3, 4, 4, 3), np.float32)
   prediction = target.copy()

@@ -115,4 +115,8 @@ def test_render_notebook_runs_on_a_tiny_checkpoint_as_on_a_colab_tpu(notebooks_d
               if "image/png" in output.get("data", {}) or "image/gif" in output.get("data", {})]
   # Novel views, fly-around, uncertainty, information gain, scene algebra.
   assert len(pictures) >= 5
+  # The live viewer's cell: its widgets drawn, a slider moved, a new prediction rendered.
+  assert "live viewer: camera" in text
+  assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+             for output in outputs_of(notebook, "display_data"))
   assert pathlib.Path(workdir, "flyaround.gif").is_file()

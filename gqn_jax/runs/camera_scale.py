@@ -51,13 +51,17 @@ def distance_rms(cameras_Nx5):
 
 def training_cameras(config, num_scenes=NUM_SCENES):
   """Raw poses [N, S, 5] of the first `num_scenes` training scenes, as training finds the data
-  (DeepMind's files, the procedural files, or the scene stream, whose poses need no rendering)."""
+  (DeepMind's files, the procedural files, or the scene stream, whose poses need no rendering;
+  posed scene files, whose scenes may differ in views, give [N * S, 5])."""
   data = config.data
   if data.source == "stream":
     from gqn_jax.scenes import stream  # pylint: disable=g-import-not-at-top
     poses = [stream.stream_scene(data.name, config.seed, 0, index)[1]
              for index in range(num_scenes)]
     return np.stack(poses).astype(np.float32)
+  if data.source in data_source.POSED_SOURCES:  # scenes of any number of views: [N * S, 5]
+    from gqn_jax.data import posed_scenes  # pylint: disable=g-import-not-at-top
+    return np.concatenate(posed_scenes.load_for(data).poses["train"][:num_scenes])
   dataset_files = data_source.resolve(data, splits=("train",))
   poses = []
   for scene in reader.read_scenes(dataset_files, "train",

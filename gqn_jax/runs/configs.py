@@ -113,8 +113,13 @@ def _check_config(config, device_count):
       raise ValueError(
           f"config has no `{section}` section; a training config needs config.model, "
           f"config.data and config.train (see configs/rooms.py)")
-  records.get_info(config.data.name)  # unknown dataset -> ValueError listing the known ones
   data_source.check_source(config.data.source)
+  if config.data.source not in data_source.POSED_SOURCES:  # those take any dataset name
+    records.get_info(config.data.name)  # unknown dataset -> ValueError listing the known ones
+  elif not str(config.data.root).strip():
+    raise ValueError(
+        f"config.data.source={config.data.source!r} reads scene files under config.data.root, "
+        "which is empty: pass --config.data.root=<the dataset's folder>")
   _check_int("config.data.max_context", config.data.max_context, minimum=1)
   _check_int("config.data.image_size", config.data.image_size, minimum=4)
   _check_int("config.data.shuffle_buffer_size", config.data.shuffle_buffer_size, minimum=1)

@@ -11,6 +11,9 @@ config.data.source:
   'stream'      render fresh procedural training scenes in the training process at every step
                 (gqn_jax.scenes.stream): no epochs, no files, no TensorFlow. The held-out scenes
                 are the procedural test split's, rendered once in memory.
+  'srn'         posed views in the SRN ShapeNet layout under config.data.root
+  'scene_folders'  NeRF-style scene folders (transforms.json) under config.data.root; both
+                read in place by gqn_jax.data.posed_scenes, decoded without TensorFlow.
 
 `resolve(config.data)` makes that choice once and returns the dataset found on disk
 (gqn_jax.data.reader.DatasetFiles); training and evaluation read everything from it.
@@ -25,10 +28,12 @@ from typing import Any, Iterable
 
 from absl import logging
 
+from gqn_jax.data import posed_scenes
 from gqn_jax.data import reader
 from gqn_jax.data import records
 
-SOURCES = ("auto", "deepmind", "procedural", "stream")
+POSED_SOURCES = posed_scenes.LAYOUTS  # image files with camera matrices, any dataset name
+SOURCES = ("auto", "deepmind", "procedural", "stream") + POSED_SOURCES
 _PROCEDURAL_SEED = 0  # the scenes do not depend on config.seed, so seeds share one cache
 _WARNED = set()  # (dataset, root) pairs whose 'no DeepMind data' banner has been shown
 
@@ -57,9 +62,9 @@ def resolve(data_config, splits=records.SPLITS):
   """
   source, name = data_config.source, data_config.name
   check_source(source)
-  if source == "stream":
-    raise ValueError("config.data.source='stream' has no files to resolve; use make_inputs, or "
-                     "gqn_jax.scenes.stream for its held-out scenes")
+  if source == "stream" or source in POSED_SOURCES:
+    raise ValueError(f"config.data.source={source!r} has no TFRecord files to resolve; use "
+                     "make_inputs (or gqn_jax.scenes.stream, gqn_jax.data.posed_scenes)")
   if source in ("auto", "deepmind"):
     found = _find_deepmind(data_config, splits)
     if found is not None:
@@ -118,6 +123,8 @@ def make_inputs(config, host_batch_size, process_index=0, process_count=1):
         train=stream.SceneStream(data.name, process_index=process_index, **common),
         test=stream.TestBatches(data.name, num_scenes=data.procedural_num_test, **common),
         source="stream", root="(rendered in this process)")
+  if data.source in POSED_SOURCES:
+    return _posed_inputs(config, host_batch_size, process_index, process_count)
   from gqn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   dataset_files = resolve(data)
   common = dict(batch_size=host_batch_size, max_context=data.max_context,
@@ -130,3 +137,20 @@ def make_inputs(config, host_batch_size, process_index=0, process_count=1):
       dataset_files, split="test", shuffle=False, repeat=True, **common)
   return Inputs(train=iter(train_dataset), test=test_dataset, source=dataset_files.source,
                 root=str(dataset_files.root))
+
+
+def _posed_inputs(config, host_batch_size, process_index, process_count):
+  """The Inputs of a run on posed scene files (config.data.source 'srn' or 'scene_folders')."""
+  from gqn_jax.data import posed_batches  # pylint: disable=g-import-not-at-top
+  data = config.data
+  dataset = posed_scenes.load_for(data)
+  logging.info("reading %s", dataset.describe())
+  common = dict(batch_size=host_batch_size, max_context=data.max_context,
+                image_size=data.image_size, seed=config.seed)
+  return Inputs(
+      train=posed_batches.TrainBatches(dataset, process_index=process_index,
+                                       process_count=process_count, **common),
+      # an evaluation's scenes: eval_batches batches of distinct held-out scenes
+      test=posed_batches.TestBatches(
+          dataset, num_scenes=config.train.eval_batches * host_batch_size, **common),
+      source=data.source, root=dataset.root)

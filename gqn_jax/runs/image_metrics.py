@@ -1,11 +1,12 @@
 """The formulas every score of a GQN is computed with, and the only place each is written.
 
-`nats_per_image`, `bits_per_dim`, `mse_per_image`, `psnr`: training's metrics, evaluation and the
-restored-model API use them. They work on jax and numpy arrays.
+`nats_per_image`, `bits_per_dim`, `mse_per_image`, `psnr`, `ssim_per_image`: training's metrics,
+evaluation and the restored-model API use them. They work on jax and numpy arrays.
 """
 
 import math
 
+import dm_pix
 import jax.numpy as jnp
 
 _MIN_MSE = 1e-10  # PSNR of a perfect prediction: 100 dB instead of infinity
@@ -39,3 +40,11 @@ def psnr(mse):
   """Peak signal-to-noise ratio in dB of images in [0, 1] with mean squared error `mse`:
   10 log10(1 / mse), elementwise; averaged per image, never computed from an averaged MSE."""
   return -10.0 * jnp.log10(jnp.maximum(mse, _MIN_MSE))
+
+
+def ssim_per_image(prediction_BxHxWx3, target_BxHxWx3):
+  """Structural similarity of each image [B] (dm-pix: an 11-pixel Gaussian window of sigma 1.5,
+  the settings of Wang et al. 2004 and of the few-view synthesis papers), the prediction clipped
+  to [0, 1] as in `mse_per_image`."""
+  prediction = jnp.clip(prediction_BxHxWx3, 0.0, 1.0)
+  return dm_pix.ssim(prediction, jnp.asarray(target_BxHxWx3, prediction.dtype))

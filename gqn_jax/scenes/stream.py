@@ -5,11 +5,9 @@ Scene i of host p is a pure function of (config.seed, dataset, p, i) (writer.key
 STREAM_CODE), so hosts render disjoint scenes and no streamed scene is a scene of the written
 train or test splits. Batch b of a host holds its scenes b*B .. b*B + B - 1, with the views chosen
 by gqn_jax.data.views (the same rule as the tf.data pipeline); only the K + 1 views a batch uses
-are rendered. A background thread renders a few batches ahead of the training step.
-
-The position in the stream is one integer, the number of batches handed out (`get_state`,
-`set_state`): a checkpoint holds that counter, never a buffer, and a resumed run continues with
-exactly the batches an uninterrupted one would have seen.
+are rendered. A background thread renders a few batches ahead of the training step, and the
+position in the stream is one integer, the number of batches handed out (gqn_jax.data.prefetch):
+a resumed run continues with exactly the batches an uninterrupted one would have seen.
 
 The held-out scenes are not streamed: `test_scenes` renders the first N scenes of the procedural
 test split (the scenes `python -m gqn_jax.scenes` writes for that split, without the JPEG step),
@@ -17,11 +15,10 @@ once per process, and evaluation reads only those.
 """
 
 import functools
-import queue
-import threading
 
 import numpy as np
 
+from gqn_jax.data import prefetch
 from gqn_jax.data import views
 from gqn_jax.scenes import datasets
 from gqn_jax.scenes import writer
@@ -44,11 +41,14 @@ def render_views(name, scenes, views_BxV, frame_size):
   return frames, np.stack(poses).astype(np.float32)
 
 
-class SceneStream:
+class SceneStream(prefetch.PrefetchedBatches):
   """An endless iterator of training batches (numpy dicts, docs/architecture.md) for one host."""
+
+  thread_name = "gqn_jax-scene-stream"
 
   def __init__(self, name, *, batch_size, max_context, image_size, seed, process_index=0,
                prefetch_batches=4):
+    super().__init__(prefetch_batches)
     kind = datasets.get_kind(name)
     if not 1 <= max_context < kind.sequence_size:
       raise ValueError(f"max_context={max_context} must be in 1..{kind.sequence_size - 1} for "
@@ -56,11 +56,6 @@ class SceneStream:
     self.name, self.batch_size, self.max_context = name, batch_size, max_context
     self.image_size, self.seed, self.process_index = image_size, seed, process_index
     self.views_per_scene = kind.sequence_size
-    self._prefetch_batches = prefetch_batches
-    self._position = 0  # batches handed out so far
-    self._thread = None
-    self._queue = None
-    self._stop = None
 
   def make_batch(self, batch_index):
     """Batch `batch_index` of this host, computed directly (the thread calls this too)."""
@@ -73,59 +68,6 @@ class SceneStream:
     frames, cameras = render_views(self.name, scenes, chosen, self.image_size)
     context_size = views.num_context(self.seed, batch_index, self.max_context)
     return views.assemble(frames, cameras, context_size, self.max_context)
-
-  def __iter__(self):
-    return self
-
-  def __next__(self):
-    if self._thread is None:
-      self._start(self._position)
-    item = self._queue.get()
-    if isinstance(item, Exception):  # the renderer failed: raise it here, in the loop
-      self._thread = None
-      raise item
-    self._position += 1
-    return item
-
-  def _start(self, position):
-    self._queue = queue.Queue(maxsize=self._prefetch_batches)
-    self._stop = threading.Event()
-    self._thread = threading.Thread(target=self._produce, args=(position, self._queue, self._stop),
-                                    name="gqn_jax-scene-stream", daemon=True)
-    self._thread.start()
-
-  def _produce(self, position, out, stop):
-    batch_index = position
-    while not stop.is_set():
-      try:
-        item = self.make_batch(batch_index)
-      except Exception as error:  # pylint: disable=broad-except
-        item = error
-      while not stop.is_set():
-        try:
-          out.put(item, timeout=0.1)
-          break
-        except queue.Full:
-          continue
-      if isinstance(item, Exception):
-        return
-      batch_index += 1
-
-  def close(self):
-    """Stops the rendering thread (also done by `set_state`)."""
-    if self._thread is not None:
-      self._stop.set()
-      self._thread.join()
-      self._thread = None
-
-  def get_state(self):
-    """What a checkpoint holds: {'batches': batches handed out so far}."""
-    return {"batches": self._position}
-
-  def set_state(self, state):
-    """Continue after `state['batches']` batches, as `get_state` gave it."""
-    self.close()
-    self._position = int(state["batches"])
 
 
 @functools.cache

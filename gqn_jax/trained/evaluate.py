@@ -14,6 +14,8 @@ show what each extra view adds. Per M it reports, averaged over scenes:
                         eta^g(u_L), Algorithm S3) against the query view; PSNR is
                         per image, then averaged over scenes (formulas: training/metrics.py)
 
+  ssim                  structural similarity of the predicted mean image and the query view
+                        (runs/image_metrics.ssim_per_image, dm-pix), per image, then averaged
   psnr_object_db        the same PSNR over object pixels only: those of the target that differ
                         from the background by more than OBJECT_THRESHOLD in some channel (so that
                         drawing an empty scene does not count as drawing the object)
@@ -42,7 +44,8 @@ from gqn_jax.trained import restore
 from gqn_jax.trained import run_scenes
 
 METRICS = ("elbo_nats_per_image", "bits_per_dim", "kl_nats", "nll_nats", "mse", "psnr_db",
-           "psnr_object_db")
+           "psnr_object_db", "ssim")
+BASELINE_METRICS = ("psnr_db", "psnr_object_db", "ssim")
 OBJECT_THRESHOLD = 0.1  # |target - background| in [0, 1] units above which a pixel is "object"
 BASELINE_TRAIN_SCENES = 200  # training scenes (all their views) the baseline images come from
 
@@ -100,6 +103,7 @@ def _batch_metrics(trained, frames, cameras, query_frames, query_cameras, key, n
       "psnr_db": image_metrics.psnr(mse),
       "psnr_object_db": object_psnr(rendered.images[:, 0], query_frames,
                                     object_mask(query_frames, background)),
+      "ssim": image_metrics.ssim_per_image(rendered.images[:, 0], query_frames),
   }
 
 
@@ -112,17 +116,20 @@ def _baseline_metrics(query_frames, baselines):
     scores[name] = {
         "psnr_db": np.asarray(image_metrics.psnr(image_metrics.mse_per_image(prediction,
                                                                          query_frames))),
-        "psnr_object_db": object_psnr(prediction, query_frames, mask)}
+        "psnr_object_db": object_psnr(prediction, query_frames, mask),
+        "ssim": np.asarray(image_metrics.ssim_per_image(prediction, query_frames))}
   return scores
 
 
 def _block_metrics(trained, frames, cameras, first_scene, batch_size, rng, max_context,
-                   num_samples, sigma, seed, baselines):
+                   num_samples, sigma, seed, baselines, fixed_views=False):
   """({metric: [K + 1, b]}, baseline scores or None) for a block of b <= batch_size scenes
-  numbered from first_scene."""
+  numbered from first_scene; `fixed_views`: their views are already query first, then context."""
   num_scenes, views_per_scene = frames.shape[:2]
   reader.check_context_fits(max_context, views_per_scene, trained.config.data.name)
-  order = view_orders(range(first_scene, first_scene + num_scenes), views_per_scene, seed)
+  order = np.broadcast_to(np.arange(views_per_scene), (num_scenes, views_per_scene)) if (
+      fixed_views) else view_orders(range(first_scene, first_scene + num_scenes),
+                                    views_per_scene, seed)
   rows = np.arange(num_scenes)[:, None]
   frames, cameras = frames[rows, order], cameras[rows, order]
   # Pad to batch_size by repeating the last scene, so every block has one shape (one compile).
@@ -144,7 +151,7 @@ def _block_metrics(trained, frames, cameras, first_scene, batch_size, rng, max_c
 
 
 def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_samples=1,
-                    sigma=None, seed=0, baselines=None, total=None):
+                    sigma=None, seed=0, baselines=None, total=None, fixed_views=False):
   """Metrics per number of context views over an iterable of scenes, batch_size at a time.
 
   Args:
@@ -160,6 +167,8 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
     baselines: None, or `baseline_images(config)`: also score those context-free predictions,
       and take object pixels relative to its background (else relative to black).
     total: the number of scenes, if known: the progress lines (every 10 s) then show an ETA.
+    fixed_views: the scenes' views come in their evaluation order (query first, then the
+      context views; run_scenes.views_in_evaluation_order), instead of drawn by `seed`.
 
   Returns:
     {'num_context': [0..K], metric: [K + 1 means], metric + '_stderr': [...], 'step', 'sigma',
@@ -175,7 +184,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
     frames, cameras = (np.stack(parts).astype(np.float32) for parts in zip(*pending))
     blocks.append(_block_metrics(trained, frames, cameras, num_scenes - len(pending),
                                  batch_size, rng, max_context, num_samples, sigma, seed,
-                                 baselines))
+                                 baselines, fixed_views))
     pending.clear()
     progress.update(num_scenes)
 
@@ -195,7 +204,7 @@ def evaluate_stream(trained, scenes, rng, max_context=None, batch_size=16, num_s
   if baselines is not None:
     results["baselines"] = {
         name: _mean_and_stderr({metric: np.concatenate([s[name][metric] for _, s in blocks])
-                                for metric in ("psnr_db", "psnr_object_db")})
+                                for metric in BASELINE_METRICS})
         for name in ("mean_image", "background")}
   return results
 
@@ -239,7 +248,6 @@ def plot(results, path):
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   figure, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
-  axes.flat[-1].axis("off")
   for axis, name in zip(axes.flat, METRICS):
     axis.errorbar(results["num_context"], results[name], yerr=results[name + "_stderr"],
                   marker="o", capsize=3, label="GQN")
@@ -247,7 +255,7 @@ def plot(results, path):
       if name in results.get("baselines", {}).get(baseline, {}):
         axis.axhline(results["baselines"][baseline][name], linestyle=style, color="gray",
                      label=baseline.replace("_", " "))
-    if name.startswith("psnr") and "baselines" in results:
+    if name in BASELINE_METRICS and "baselines" in results:
       axis.legend(fontsize=7)
     axis.set_xlabel("context views")
     axis.set_title(name)
@@ -278,10 +286,12 @@ def run(workdir, out=None, step=None, num_scenes=None, batch_size=16, num_sample
   if data_source_name is not None:
     trained.config.data.source = data_source_name
   scenes = run_scenes.iter_scenes(trained.config, split, num_scenes, data_root)
+  fixed_views = split == "test" and run_scenes.views_in_evaluation_order(trained.config)
   images = baseline_images(trained.config, data_root) if baselines else None
   results = evaluate_stream(
       trained, scenes, jax.random.key(seed), batch_size=batch_size, num_samples=num_samples,
-      seed=seed, baselines=images, total=num_scenes)
+      seed=seed, baselines=images, total=num_scenes,
+      fixed_views=fixed_views)
   out = paths.resolve(workdir if out is None else out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "evaluation.json").write_text(json.dumps(results, indent=2))

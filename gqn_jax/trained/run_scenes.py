@@ -13,6 +13,8 @@ import numpy as np
 from gqn_jax.data import reader
 from gqn_jax.runs import data_source
 
+TRAIN_VIEWS_PER_SCENE = 50  # of a posed training scene, for the baselines (SRN cars have 250)
+
 
 def resize_frames(frames_NxHxWx3, image_size):
   """uint8 or float frames [..., H, W, 3] -> float32 [..., S, S, 3] in [0, 1], converted exactly
@@ -43,6 +45,9 @@ def iter_scenes(config, split, num_scenes=None, data_root=None):
   if data_config.source == "stream":
     yield from _iter_rendered_scenes(config, split, num_scenes)
     return
+  if data_config.source in data_source.POSED_SOURCES:
+    yield from _iter_posed_scenes(data_config, split, num_scenes)
+    return
   dataset_files = data_source.resolve(data_config, splits=(split,))
   count = 0
   for scene in reader.read_scenes(dataset_files, split,
@@ -70,6 +75,34 @@ def _iter_rendered_scenes(config, split, num_scenes):
     frames, cameras = stream.training_scenes(data.name, config.seed, count, data.image_size)
   for frames_SxHxWx3, cameras_Sx5 in zip(frames[:count], cameras[:count]):
     yield resize_frames(frames_SxHxWx3, data.image_size), np.asarray(cameras_Sx5, np.float32)
+
+
+def views_in_evaluation_order(config):
+  """Whether `iter_scenes` gives each test scene's views already in their fixed evaluation
+  order (query first, then the context views: gqn_jax.data.posed_batches.evaluation_views)
+  rather than all views, to be drawn by the evaluation's seed."""
+  return config.data.source in data_source.POSED_SOURCES
+
+
+def _iter_posed_scenes(data_config, split, num_scenes):
+  """Scenes of posed image files: a test scene's evaluation views (query first), or up to
+  TRAIN_VIEWS_PER_SCENE views spread over a training scene (for the baseline images)."""
+  from gqn_jax.data import posed_batches  # pylint: disable=g-import-not-at-top
+  from gqn_jax.data import posed_scenes  # pylint: disable=g-import-not-at-top
+  dataset = posed_scenes.load_for(data_config)
+  count = len(dataset.scenes[split]) if num_scenes is None else min(
+      num_scenes, len(dataset.scenes[split]))
+  size = data_config.image_size
+  for index in range(count):
+    if split == "test":
+      frames, cameras = posed_batches.test_scene(dataset, index, data_config.max_context, size)
+    else:
+      scene = dataset.scenes[split][index]
+      chosen = np.unique(np.linspace(0, scene.num_views, TRAIN_VIEWS_PER_SCENE,
+                                     endpoint=False).astype(int))
+      frames = posed_scenes.read_views(scene, chosen, size)
+      cameras = dataset.poses[split][index][chosen]
+    yield resize_frames(frames, size), np.asarray(cameras, np.float32)
 
 
 def iter_test_scenes(config, num_scenes=None, data_root=None):
