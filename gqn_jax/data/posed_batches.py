@@ -47,7 +47,8 @@ def training_views(seed, process_index, batch_index, slot, num_views, max_contex
 
 def evaluation_views(num_views, max_context, scene_index):
   """[query, context_1 .. context_K]: the fixed views a held-out scene is scored on."""
-  context = [view for view in PIXELNERF_CONTEXT_VIEWS if num_views > PIXELNERF_CONTEXT_VIEWS[-1]]
+  context = [view for view in PIXELNERF_CONTEXT_VIEWS
+             if num_views > PIXELNERF_CONTEXT_VIEWS[-1]][:max_context]
   for view in np.linspace(0, num_views, max_context + 1, endpoint=False).astype(int):
     if len(context) < max_context and int(view) not in context:
       context.append(int(view))
@@ -55,7 +56,7 @@ def evaluation_views(num_views, max_context, scene_index):
   context += unused[:max_context - len(context)]
   rest = np.setdiff1d(np.arange(num_views), context)
   query = int(np.random.default_rng([_QUERY_STREAM, scene_index]).choice(rest))
-  return np.array([query] + context[:max_context])
+  return np.array([query] + context)
 
 
 class TrainBatches(prefetch.PrefetchedBatches):

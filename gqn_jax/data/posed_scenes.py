@@ -165,11 +165,10 @@ def check_fields_of_view(scenes, image_sizes):
   fovs = np.array([square_fov_deg(scene.fov_x_deg, *size)
                    for scene, size in zip(scenes, image_sizes)])
   reference = float(np.median(fovs))
-  odd = [scene.name for scene, fov in zip(scenes, fovs)
+  odd = [(scene.name, fov) for scene, fov in zip(scenes, fovs)
          if abs(fov - reference) > FOV_TOLERANCE_DEG]
   if odd:
-    shown = ", ".join(f"{name} ({fov:.2f})" for name, fov in
-                      [(s.name, f) for s, f in zip(scenes, fovs) if s.name in odd][:5])
+    shown = ", ".join(f"{name} ({fov:.2f})" for name, fov in odd[:5])
     raise PosedDataError(
         f"{len(odd)} of {len(scenes)} scenes have another field of view than the "
         f"{reference:.2f} degrees of the rest: {shown}{' ...' if len(odd) > 5 else ''}. A GQN "

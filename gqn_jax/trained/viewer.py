@@ -96,7 +96,8 @@ class Viewer:
     self.server = viser.ViserServer(host=host, port=port, verbose=False)
     self.server.scene.set_up_direction("+z")
     self.mode = live_view.MODES[0]
-    self.pose = live.cameras[0, live.num_context % live.cameras.shape[1]]
+    # the first view that is not a context view: the page opens on a camera with a true view
+    self.pose = live.cameras[live.scene_index, live.num_context % live.cameras.shape[1]]
     self.latency_s = []  # seconds from a camera's arrival to its image being sent
     self._requests = LatestRequest()
     self._lock = threading.Lock()  # the LiveView is used by the worker and the GUI callbacks
