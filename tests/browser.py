@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -150,6 +151,28 @@ def settled_text(page, seconds=1.5, timeout=60.0, needs=""):
       return text
     time.sleep(0.2)
   raise TimeoutError("the page kept changing")
+
+
+def start_viewer(*flags):
+  """(process, url) of `python -m gqn_jax.view` with `flags` on a free port, once it serves;
+  RuntimeError with its output if it stops first."""
+  port = free_port()
+  process = subprocess.Popen([sys.executable, "-m", "gqn_jax.view", f"--port={port}", *flags],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  output = []
+  for line in process.stdout:
+    output.append(line)
+    if "serving http://" in line:
+      return process, f"http://127.0.0.1:{port}"
+  raise RuntimeError("the viewer stopped before serving:\n" + "".join(output[-30:]))
+
+
+def open_viewer(url, width=1400, height=900):
+  """A Browser on the viewer at `url`, once its first frame is drawn."""
+  page = Browser(width, height)
+  page.open(url)
+  page.wait_for("document.body.innerText.includes('render:')", timeout=120)
+  return page
 
 
 def environment_note():

@@ -127,21 +127,12 @@ def _drawn_prediction(page, image_size):
                     reason=f"no browser test: {browser.environment_note()}")
 def test_the_page_draws_the_models_view_of_its_camera(tiny_run_workdir, trained, scenes, tmp_path):
   frames, cameras = scenes
-  port = browser.free_port()
-  server = subprocess.Popen(
-      [sys.executable, "-m", "gqn_jax.view", f"--workdir={tiny_run_workdir}", f"--port={port}",
-       f"--num_scenes={NUM_SCENES}", f"--num_samples={NUM_SAMPLES}", f"--out={tmp_path}"],
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  server, url = browser.start_viewer(
+      f"--workdir={tiny_run_workdir}", f"--num_scenes={NUM_SCENES}",
+      f"--num_samples={NUM_SAMPLES}", f"--out={tmp_path}")
   page = None
   try:
-    for line in server.stdout:
-      if "serving http://" in line:
-        break
-    else:
-      pytest.fail("the viewer stopped before serving")
-    page = browser.Browser()
-    page.open(f"http://127.0.0.1:{port}")
-    page.wait_for("document.body.innerText.includes('render:')", timeout=120)
+    page = browser.open_viewer(url)
     size = trained.image_size
     k = trained.config.data.max_context
     enabled = np.ones(k, bool)

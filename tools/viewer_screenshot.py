@@ -9,7 +9,6 @@ context view but the first switched off). Needs Debian's `chromium`.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -23,18 +22,10 @@ def main():
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--out", default="docs/images")
   args = parser.parse_args()
-  port = browser.free_port()
-  server = subprocess.Popen([sys.executable, "-m", "gqn_jax.view", f"--workdir={args.workdir}",
-                             f"--port={port}", "--num_scenes=4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  server, url = browser.start_viewer(f"--workdir={args.workdir}", "--num_scenes=4")
   page = None
   try:
-    for line in server.stdout:
-      if "serving http://" in line:
-        break
-    page = browser.Browser(width=1400, height=860)
-    page.open(f"http://127.0.0.1:{port}")
-    page.wait_for("document.body.innerText.includes('render:')", timeout=120)
+    page = browser.open_viewer(url, width=1400, height=860)
     page.evaluate("document.querySelectorAll('.mantine-Notification-closeButton')"
                   ".forEach(b => b.click())")  # the software-WebGL notice
     browser.settled_text(page, seconds=2.0)
