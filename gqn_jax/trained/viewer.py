@@ -15,6 +15,7 @@ written to --out). Renders run on one worker thread; a newer camera replaces one
 so the page never waits on a backlog.
 """
 
+import contextlib
 import io
 import os
 import threading
@@ -93,7 +94,8 @@ class Viewer:
   def __init__(self, live, host="127.0.0.1", port=8080, out_dir="."):
     import viser  # pylint: disable=g-import-not-at-top
     self.live, self.out_dir = live, out_dir
-    self.server = viser.ViserServer(host=host, port=port, verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # viser's banner: the command prints the URL
+      self.server = viser.ViserServer(host=host, port=port, verbose=False)
     self.server.scene.set_up_direction("+z")
     self.mode = live_view.MODES[0]
     # the first view that is not a context view: the page opens on a camera with a true view
@@ -220,4 +222,5 @@ class Viewer:
 
   def close(self):
     self._requests.close()
-    self.server.stop()
+    with contextlib.redirect_stdout(io.StringIO()):
+      self.server.stop()
