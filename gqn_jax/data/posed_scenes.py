@@ -114,13 +114,10 @@ def read_view(path, image_size):
   return np.asarray(image, np.uint8)
 
 
-def _thread_pool():
-  return concurrent.futures.ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="gqn_jax-png")
-
-
 @functools.cache
 def _shared_pool():
-  return _thread_pool()
+  """The threads every read of image files shares (decodes, header checks)."""
+  return concurrent.futures.ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="gqn_jax-png")
 
 
 def read_views(scene, view_indices, image_size):
@@ -144,8 +141,7 @@ def _image_size(path):
 def check_image_sizes(scenes):
   """The (width, height) of every scene's images (read from the headers), one size per scene;
   PosedDataError naming a scene whose images differ in size."""
-  with _thread_pool() as pool:
-    sizes = list(pool.map(lambda scene: list(map(_image_size, scene.image_paths)), scenes))
+  sizes = list(_shared_pool().map(lambda scene: list(map(_image_size, scene.image_paths)), scenes))
   per_scene = []
   for scene, scene_sizes in zip(scenes, sizes):
     if len(set(scene_sizes)) > 1:

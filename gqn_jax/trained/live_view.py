@@ -17,9 +17,13 @@ always K slots and the mask says which are on (0 views included).
 """
 
 import collections
+import io
 
 import jax
 import numpy as np
+from PIL import Image
+
+from gqn_jax import images
 
 MODES = ("mean", "sample", "spread")
 SPREAD_GAIN = 4.0
@@ -29,6 +33,20 @@ CACHE_SIZE = 64  # renders kept (a few seconds of an orbit)
 # NEAR_DEGREES.
 NEAR_DISTANCE = 0.15
 NEAR_DEGREES = 15.0
+DISPLAY_SIZE = 256  # the viewers draw the prediction and the true view this wide, pixels repeated
+
+
+def display(image_HxWx3):
+  """uint8 [S * r, S * r, 3], r = DISPLAY_SIZE // S: the image with each pixel repeated."""
+  return images.upscale(images.to_uint8(image_HxWx3),
+                        max(1, DISPLAY_SIZE // np.shape(image_HxWx3)[0]))
+
+
+def display_png(image_HxWx3):
+  """`display(image)` as PNG bytes (a download, a notebook widget)."""
+  buffer = io.BytesIO()
+  Image.fromarray(display(image_HxWx3)).save(buffer, format="PNG")
+  return buffer.getvalue()
 
 
 def view_direction(pose_5):

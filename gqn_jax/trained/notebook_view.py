@@ -9,22 +9,9 @@ mode, and the prediction beside the nearest true view, redrawn as the controls m
 The renders are gqn_jax.trained.live_view's (the same as the web page's, python -m gqn_jax.view).
 """
 
-import io
-
 import numpy as np
-from PIL import Image
 
 from gqn_jax.trained import live_view
-
-DISPLAY_SIZE = 256
-
-
-def png(image_HxWx3):
-  repeat = max(1, DISPLAY_SIZE // image_HxWx3.shape[0])
-  pixels = np.round(np.clip(image_HxWx3, 0, 1) * 255).astype(np.uint8)
-  buffer = io.BytesIO()
-  Image.fromarray(pixels.repeat(repeat, axis=0).repeat(repeat, axis=1)).save(buffer, "PNG")
-  return buffer.getvalue()
 
 
 class NotebookView:
@@ -46,8 +33,8 @@ class NotebookView:
     self.views = [widgets.Checkbox(value=True, description=f"view {slot}", indent=False)
                   for slot in range(live.num_context)]
     self.mode = widgets.Dropdown(options=live_view.MODES, value="mean", description="draw")
-    self.prediction = widgets.Image(format="png", width=DISPLAY_SIZE)
-    self.truth = widgets.Image(format="png", width=DISPLAY_SIZE)
+    self.prediction = widgets.Image(format="png", width=live_view.DISPLAY_SIZE)
+    self.truth = widgets.Image(format="png", width=live_view.DISPLAY_SIZE)
     self.caption = widgets.Label()
     for control in [*self.position, self.yaw, self.pitch, self.mode, *self.views]:
       control.observe(lambda _: self.draw(), names="value")
@@ -75,9 +62,9 @@ class NotebookView:
       self.live.set_view(slot, box.value)
     pose = self.pose()
     image = self.live.render(pose, self.mode.value)
-    self.prediction.value = png(image)
+    self.prediction.value = live_view.display_png(image)
     near = self.live.nearest_true_view(pose)
-    self.truth.value = png(near[1] if near is not None else np.ones_like(image))
+    self.truth.value = live_view.display_png(near[1] if near is not None else np.ones_like(image))
     self.caption.value = (f"prediction ({self.mode.value}); "
                           + (f"true view {near[0]}" if near is not None else "no true view near"))
     return image

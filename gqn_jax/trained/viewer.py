@@ -22,12 +22,10 @@ import threading
 import time
 
 import numpy as np
-from PIL import Image
 
 from gqn_jax.data import camera_frames
 from gqn_jax.trained import live_view
 
-DISPLAY_SIZE = 256  # the prediction and the true view are drawn this wide, pixels repeated
 FRUSTUM_FRACTION = 0.12  # a context frustum's size, of the cameras' distance from the origin
 
 
@@ -46,13 +44,6 @@ def camera_of_pose(pose_5):
   import viser.transforms as viser_tf  # pylint: disable=g-import-not-at-top
   matrix = camera_frames.camera_to_world(np.asarray(pose_5)[None], "opencv")[0]
   return matrix[:3, 3], viser_tf.SO3.from_matrix(matrix[:3, :3]).wxyz
-
-
-def display(image_HxWx3):
-  """uint8 [DISPLAY_SIZE, DISPLAY_SIZE, 3]: the image with each pixel repeated."""
-  repeat = max(1, DISPLAY_SIZE // image_HxWx3.shape[0])
-  pixels = np.round(np.clip(image_HxWx3, 0, 1) * 255).astype(np.uint8)
-  return pixels.repeat(repeat, axis=0).repeat(repeat, axis=1)
 
 
 def format_pose(pose_5):
@@ -129,7 +120,7 @@ class Viewer:
       box.on_update(lambda _, slot=slot: self._set_view(slot))
     self.mode_choice = gui.add_dropdown("draw", live_view.MODES, initial_value=self.mode)
     self.mode_choice.on_update(lambda _: self._set_mode(self.mode_choice.value))
-    blank = np.zeros((DISPLAY_SIZE, DISPLAY_SIZE, 3), np.uint8)
+    blank = np.zeros((live_view.DISPLAY_SIZE, live_view.DISPLAY_SIZE, 3), np.uint8)
     self.prediction = gui.add_image(blank, label="prediction", format="png")
     self.truth = gui.add_image(blank, label="true view", format="png", visible=False)
     self.readout = gui.add_markdown(format_pose(self.pose))
@@ -145,7 +136,7 @@ class Viewer:
       position, wxyz = camera_of_pose(pose)
       self.server.scene.add_camera_frustum(
           f"/context/view_{slot}", fov=np.radians(45.0), aspect=1.0, scale=scale,
-          image=display(frame), format="png", wxyz=wxyz, position=position,
+          image=live_view.display(frame), format="png", wxyz=wxyz, position=position,
           color=(40, 120, 220) if self.live.enabled[slot] else (180, 180, 180),
           visible=bool(self.live.enabled[slot]))
 
@@ -176,9 +167,9 @@ class Viewer:
       self.pose = pose
       image = self.live.render(pose, self.mode)
       near = self.live.nearest_true_view(pose)
-    self.prediction.image = display(image)
+    self.prediction.image = live_view.display(image)
     if near is not None:
-      self.truth.image, self.truth.label = display(near[1]), f"true view {near[0]}"
+      self.truth.image, self.truth.label = live_view.display(near[1]), f"true view {near[0]}"
     self.truth.visible = near is not None
     self.readout.content = format_pose(pose)
     self.latency_s.append(time.perf_counter() - arrived)
@@ -210,14 +201,13 @@ class Viewer:
     with self._lock:
       image = self.live.render(self.pose, self.mode)
       name = f"gqn_view_scene{self.live.scene_index}_{self.mode}.png"
-    buffer = io.BytesIO()
-    Image.fromarray(display(image)).save(buffer, format="PNG")
+    png = live_view.display_png(image)
     os.makedirs(self.out_dir, exist_ok=True)
     path = os.path.join(self.out_dir, name)
     with open(path, "wb") as file:
-      file.write(buffer.getvalue())
+      file.write(png)
     if client is not None:
-      client.send_file_download(name, buffer.getvalue())
+      client.send_file_download(name, png)
     return path
 
   def close(self):
